@@ -1,0 +1,60 @@
+// Fixed-capacity inline storage: a list that never allocates, never grows and refuses when full.
+
+/// Up to `capacity` elements stored inline (no heap). `append` returns `false` when the list is
+/// full instead of growing or trapping; reading past `count` is a programming error and traps.
+public struct FixedList<let capacity: Int, Element: Sendable>: Sendable {
+    @usableFromInline var storage: InlineArray<capacity, Element>
+    @usableFromInline var storedCount: Int
+    /// How many elements the list holds.
+    @inlinable public var count: Int { storedCount }
+
+    /// An empty list; `filler` initialises the unused slots (never observable).
+    public init(filler: Element) {
+        storage = InlineArray(repeating: filler)
+        storedCount = 0
+    }
+
+    /// A list of `count` copies of `element`; `count` must not exceed the capacity.
+    public init(repeating element: Element, count: Int) {
+        precondition(count >= 0 && count <= capacity, "FixedList: count exceeds capacity")
+        storage = InlineArray(repeating: element)
+        storedCount = count
+    }
+
+    @inlinable public var isEmpty: Bool { count == 0 }
+    @inlinable public var isFull: Bool { count == capacity }
+    @inlinable public var indices: Range<Int> { 0..<count }
+
+    /// Appends `element`; returns `false` (and changes nothing) when the list is full.
+    @discardableResult @inlinable
+    public mutating func append(_ element: Element) -> Bool {
+        guard count < capacity else { return false }
+        storage[count] = element
+        storedCount += 1
+        return true
+    }
+
+    /// Removes every element (the capacity stays).
+    @inlinable public mutating func removeAll() { storedCount = 0 }
+
+    /// Element `index` (0..<count). Yielded in place (`_read`/`_modify`), so reading or
+    /// updating one element never copies the list.
+    @inlinable public subscript(index: Int) -> Element {
+        _read {
+            precondition(index >= 0 && index < count, "FixedList: index out of range")
+            yield storage[index]
+        }
+        _modify {
+            precondition(index >= 0 && index < count, "FixedList: index out of range")
+            yield &storage[index]
+        }
+    }
+}
+
+extension FixedList: Equatable where Element: Equatable {
+    public static func == (a: FixedList, b: FixedList) -> Bool {
+        guard a.count == b.count else { return false }
+        for i in 0..<a.count where a.storage[i] != b.storage[i] { return false }
+        return true
+    }
+}

@@ -1,0 +1,16 @@
+// swift-tools-version: 6.1
+// SwiftBMS: the package that builds and tests the host side. No package dependencies.
+// HAL and Firmware are also built in Embedded Swift mode by the Makefile (see Docs/architecture.md).
+import PackageDescription
+
+let package = Package(
+    name: "SwiftBMS",
+    products: [
+        .library(name: "HAL", targets: ["HAL"]),
+    ],
+    targets: [
+        // Protocols and value types the firmware runs against. Standard library only.
+        .target(name: "HAL", path: "HAL"),
+        .testTarget(name: "HALTests", dependencies: ["HAL"], path: "Tests/HALTests"),
+    ]
+)
