@@ -1,0 +1,83 @@
+// The tick schedule: which stages run on which tick, as explicit dividers of the 1 ms tick.
+import HAL
+
+/// The loop's fixed timing.
+public enum ControlLoopTiming {
+    /// One tick: every 1 ms.
+    public static let tickPeriod = Microseconds.milliseconds(1)
+    /// The slower slots run on every 10th, 100th and 1000th tick, counted from the first tick
+    /// (tick 0 runs every slot).
+    public static let ticksPer10ms: UInt16 = 10
+    public static let ticksPer100ms: UInt16 = 100
+    public static let ticksPerSecond: UInt16 = 1000
+}
+
+/// A stage of the tick, in the order it runs. Raw values are stable (they index `StageSet`).
+public enum Stage: UInt8, Sendable {
+    // Every 1 ms.
+    /// Read the cell monitor and the current sensor.
+    case sample = 0
+    /// Plausibility and staleness of every reading.
+    case validate = 1
+    /// Cell-voltage minimum, maximum, mean and spread.
+    case cellStatistics = 2
+    /// Integrate the pack current.
+    case coulombCount = 3
+    // Every 10 ms.
+    /// State of charge from the counted charge (anchored once from the rest voltage).
+    case stateOfCharge = 4
+    // Every 100 ms.
+    /// Temperature minimum, maximum, mean and spread.
+    case temperatureStatistics = 5
+    // Every 1 s.
+    /// Close the one-second timing-report window.
+    case timingReport = 6
+    // Every tick, last.
+    /// Feed the watchdog (only reached by a tick that completed every stage before it).
+    case feedWatchdog = 7
+}
+
+/// A set of stages, one bit per stage.
+public struct StageSet: Equatable, Sendable {
+    public var bits: UInt32
+    public init(bits: UInt32 = 0) { self.bits = bits }
+    @inline(__always) public func contains(_ stage: Stage) -> Bool { bits & (1 &<< UInt32(stage.rawValue)) != 0 }
+    @inline(__always) public mutating func insert(_ stage: Stage) { bits |= 1 &<< UInt32(stage.rawValue) }
+}
+
+/// Counts ticks and says which slots are due. Phase counters instead of a modulo of the 64-bit
+/// tick count: no 64-bit division on 32-bit targets.
+public struct Schedule: Sendable {
+    /// Ticks run so far (the next tick's index).
+    public private(set) var tickCount: UInt64 = 0
+    var phase10ms: UInt16 = 0
+    var phase100ms: UInt16 = 0
+    var phase1s: UInt16 = 0
+
+    public init() {}
+
+    /// Which slots the current tick runs.
+    public struct Due: Equatable, Sendable {
+        public var every10ms: Bool
+        public var every100ms: Bool
+        public var every1s: Bool
+        public init(every10ms: Bool, every100ms: Bool, every1s: Bool) {
+            self.every10ms = every10ms
+            self.every100ms = every100ms
+            self.every1s = every1s
+        }
+    }
+
+    /// The slots due on the tick about to run.
+    @inline(__always) public var due: Due {
+        Due(every10ms: phase10ms == 0, every100ms: phase100ms == 0, every1s: phase1s == 0)
+    }
+
+    /// Moves to the next tick.
+    @inline(__always) public mutating func advance() {
+        tickCount &+= 1
+        phase10ms = phase10ms + 1 == ControlLoopTiming.ticksPer10ms ? 0 : phase10ms + 1
+        phase100ms = phase100ms + 1 == ControlLoopTiming.ticksPer100ms ? 0 : phase100ms + 1
+        phase1s = phase1s + 1 == ControlLoopTiming.ticksPerSecond ? 0 : phase1s + 1
+    }
+}

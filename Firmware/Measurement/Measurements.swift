@@ -1,0 +1,127 @@
+// The 1 ms sampling and validation stages: what the front end and current sensor delivered,
+// checked for plausibility and staleness. Everything downstream reads the validated values.
+import HAL
+
+/// How often a peripheral failed, and how the last failure was classified.
+public struct FailureCount: Equatable, Sendable {
+    public private(set) var count: UInt32 = 0
+    public private(set) var lastKind: HALErrorKind? = nil
+    public init() {}
+    mutating func record(_ kind: HALErrorKind) {
+        if count < UInt32.max { count += 1 }
+        lastKind = kind
+    }
+}
+
+/// The validated measurements of the pack, updated every tick.
+///
+/// Validation rules (per channel):
+/// - a value the device delivered as valid and inside the configured plausible range is `.valid`;
+/// - outside that range it is `.implausible`; a channel the device reported as open wire or faulty
+///   keeps that status; neither is used by any algorithm;
+/// - when a channel delivered nothing this tick (the device failed, or skipped it), its last
+///   good value keeps standing in until it is older than `measurementTimeout`, then it is `.stale`.
+public struct Measurements: Sendable {
+    /// Validated cell voltages and temperatures (index 0 = most negative cell / first sensor).
+    public private(set) var cells: CellMonitorReadings
+    /// Validated pack current (positive = charging) and pack/link voltages.
+    public private(set) var pack: PackSensorReadings
+    /// When each validated reading was last refreshed by a good measurement.
+    var cellVoltageRefreshed: PerCell<Instant>
+    var temperatureRefreshed: PerTemperatureSensor<Instant>
+    var currentRefreshed: Instant
+    var packVoltageRefreshed: Instant
+    var linkVoltageRefreshed: Instant
+    /// What the devices delivered this tick, before validation.
+    var raw: CellMonitorReadings
+    var rawPack: PackSensorReadings
+    public private(set) var cellMonitorFailures = FailureCount()
+    public private(set) var currentSensorFailures = FailureCount()
+    /// Pack and link voltages are plausible from −1 V up to the stack of plausible cell maxima.
+    let plausibleStackVoltage: ClosedRange<Millivolts>
+
+    init(configuration: PackConfiguration) {
+        plausibleStackVoltage = Millivolts(-1_000)...Millivolts(
+            configuration.plausibleCellVoltage.upperBound.rawValue * Int32(truncatingIfNeeded: configuration.cellCount))
+        cells = CellMonitorReadings(cellCount: configuration.cellCount,
+                                    temperatureSensorCount: configuration.temperatureSensorCount)
+        raw = cells
+        let unmeasured = PackSensorReadings(current: Reading(.zero, status: .notMeasured))
+        pack = unmeasured
+        rawPack = unmeasured
+        cellVoltageRefreshed = PerCell(repeating: .origin, count: configuration.cellCount)
+        temperatureRefreshed = PerTemperatureSensor(repeating: .origin, count: configuration.temperatureSensorCount)
+        currentRefreshed = .origin
+        packVoltageRefreshed = .origin
+        linkVoltageRefreshed = .origin
+    }
+
+    /// Stage `sample`, first half: reads the cell monitor. A failed read leaves every raw cell
+    /// reading `.notMeasured` and is counted by kind.
+    mutating func sample<Monitor: CellMonitor>(cellMonitor: inout Monitor) {
+        raw.invalidateAll()
+        do {
+            try cellMonitor.measure(into: &raw)
+        } catch {
+            raw.invalidateAll()   // a failed cycle delivers nothing, even if it wrote some channels
+            cellMonitorFailures.record(error.kind)
+        }
+    }
+
+    /// Stage `sample`, second half: reads the current sensor (same failure rule).
+    mutating func sample<Sensor: CurrentSensor>(currentSensor: inout Sensor) {
+        do {
+            rawPack = try currentSensor.measure()
+        } catch {
+            rawPack = PackSensorReadings(current: Reading(.zero, status: .notMeasured))
+            currentSensorFailures.record(error.kind)
+        }
+    }
+
+    /// Stage `validate`: applies the plausibility and staleness rules to this tick's raw readings.
+    mutating func validate(now: Instant, configuration c: PackConfiguration) {
+        let timeout = c.measurementTimeout
+        // Each raw reading is read into a local before the validated one is modified: reading
+        // and writing two lists of `self` in one expression would make the compiler copy a list.
+        for i in cells.cellVoltages.indices {
+            let reading = raw.cellVoltages[i]
+            Self.update(&cells.cellVoltages[i], refreshed: &cellVoltageRefreshed[i], with: reading,
+                        plausible: c.plausibleCellVoltage, now: now, timeout: timeout)
+        }
+        for i in cells.temperatures.indices {
+            let reading = raw.temperatures[i]
+            Self.update(&cells.temperatures[i], refreshed: &temperatureRefreshed[i], with: reading,
+                        plausible: c.plausibleTemperature, now: now, timeout: timeout)
+        }
+        let sensed = rawPack
+        Self.update(&pack.current, refreshed: &currentRefreshed, with: sensed.current,
+                    plausible: c.plausibleCurrent, now: now, timeout: timeout)
+        Self.update(&pack.packVoltage, refreshed: &packVoltageRefreshed, with: sensed.packVoltage,
+                    plausible: plausibleStackVoltage, now: now, timeout: timeout)
+        Self.update(&pack.linkVoltage, refreshed: &linkVoltageRefreshed, with: sensed.linkVoltage,
+                    plausible: plausibleStackVoltage, now: now, timeout: timeout)
+    }
+
+    /// The rule for one channel (see the type's documentation).
+    @inline(__always)
+    static func update<Value: Comparable & Sendable>(_ validated: inout Reading<Value>, refreshed: inout Instant,
+                                                     with raw: Reading<Value>, plausible: ClosedRange<Value>,
+                                                     now: Instant, timeout: Microseconds) {
+        switch raw.status {
+        case .valid:
+            if plausible.contains(raw.value) {
+                validated = raw
+                refreshed = now
+            } else {
+                validated = Reading(raw.value, status: .implausible)
+            }
+        case .openWire, .channelFault, .implausible:
+            validated = raw
+        case .notMeasured, .stale:
+            // Nothing new: the last good value stands in until it is older than the timeout.
+            if validated.status == .valid && now - refreshed > timeout {
+                validated.status = .stale
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+// The loop's schedule: which stages run on which tick, in which order, and the watchdog last.
+import Firmware
+import HAL
+import Testing
+
+@Suite struct ScheduleTests {
+    static let everyTick: [Stage] = [.sample, .validate, .cellStatistics, .coulombCount, .feedWatchdog]
+
+    /// The stages tick `n` (counted from 0) must run, by the documented dividers.
+    static func expectedStages(tick n: Int) -> StageSet {
+        var set = StageSet()
+        for stage in everyTick { set.insert(stage) }
+        if n % 10 == 0 { set.insert(.stateOfCharge) }
+        if n % 100 == 0 { set.insert(.temperatureStatistics) }
+        if n % 1000 == 0 { set.insert(.timingReport) }
+        return set
+    }
+
+    @Test func stagesOverTheFirstTwoSeconds() throws {
+        var h = try LoopHarness(board: TestBoard(cellVoltages: [3_700, 3_700, 3_700, 3_700]))
+        var counts = (soc: 0, temperature: 0, timing: 0)
+        for n in 0..<2_000 {
+            h.tick()
+            #expect(h.loop.lastTickStages == Self.expectedStages(tick: n), "tick \(n)")
+            if h.loop.lastTickStages.contains(.stateOfCharge) { counts.soc += 1 }
+            if h.loop.lastTickStages.contains(.temperatureStatistics) { counts.temperature += 1 }
+            if h.loop.lastTickStages.contains(.timingReport) { counts.timing += 1 }
+        }
+        #expect(counts.soc == 200 && counts.temperature == 20 && counts.timing == 2)
+        #expect(h.loop.schedule.tickCount == 2_000)
+    }
+
+    @Test func peripheralsAreUsedInTheDocumentedOrderAndTheWatchdogIsFedLast() throws {
+        var h = try LoopHarness(board: TestBoard(cellVoltages: [3_700, 3_700, 3_700, 3_700]))
+        for _ in 0..<3 {
+            h.loop.board.log.calls.removeAll()
+            h.tick()
+            #expect(h.loop.board.log.calls == ["cellMonitor.measure", "currentSensor.measure", "timestamp", "watchdog.feed"])
+        }
+        #expect(h.loop.board.watchdog.feeds == 3)
+    }
+
+    @Test func scheduleDividersCountFromTickZero() {
+        var schedule = Schedule()
+        var due: [Schedule.Due] = []
+        for _ in 0..<1_001 { due.append(schedule.due); schedule.advance() }
+        #expect(due[0] == Schedule.Due(every10ms: true, every100ms: true, every1s: true))
+        #expect(due[1] == Schedule.Due(every10ms: false, every100ms: false, every1s: false))
+        #expect(due[10] == Schedule.Due(every10ms: true, every100ms: false, every1s: false))
+        #expect(due[100] == Schedule.Due(every10ms: true, every100ms: true, every1s: false))
+        #expect(due[999] == Schedule.Due(every10ms: false, every100ms: false, every1s: false))
+        #expect(due[1_000] == Schedule.Due(every10ms: true, every100ms: true, every1s: true))
+    }
+
+    @Test func stageRawValuesAreStable() {
+        let stages: [Stage] = [.sample, .validate, .cellStatistics, .coulombCount, .stateOfCharge,
+                               .temperatureStatistics, .timingReport, .feedWatchdog]
+        #expect(stages.map(\.rawValue) == [0, 1, 2, 3, 4, 5, 6, 7])
+    }
+}
