@@ -1,0 +1,190 @@
+// A deterministic, Embedded-clean bench board for the firmware images: a 16-cell pack made of
+// integer arithmetic, enough to run every stage of the loop. It proves that the firmware
+// compiles, links and runs without a heap on the host and on the Cortex-M4F; it is not the
+// virtual pack (that lives in HostHarness).
+import Firmware
+import HAL
+
+/// The one failure a bench peripheral can report.
+struct BenchFailure: HALFailure {
+    var kind: HALErrorKind
+}
+
+/// The bench pack: 16 cells, 5,000 mAh each, a 2 mΩ cell resistance, a repeating load profile.
+struct BenchPack {
+    static let cellCount = 16
+    static let capacitymAs: Int32 = 5_000 * 3_600
+    /// Per-cell manufacturing offset in the charge (mAs) so cells differ.
+    static let chargeOffset: InlineArray<16, Int32> = [0, 90_000, -40_000, 180_000, 30_000, -120_000, 270_000, 60_000,
+                                                      -30_000, 150_000, -90_000, 120_000, 0, 210_000, -150_000, 60_000]
+    /// OCV in mV at SOC 0 %, 10 %, ... 100 % (NMC-like).
+    static let ocvTable: InlineArray<11, Int32> = [3_000, 3_300, 3_450, 3_550, 3_620, 3_680, 3_750, 3_850, 3_950, 4_050, 4_180]
+
+    var chargemAs: Int32 = 14_400_000       // 80 %
+    var current: Milliamperes = .zero
+    var millisecond: UInt32 = 0
+    var remaindermAus: Int32 = 0            // sub-mAs remainder of the charge integral
+
+    /// Moves 1 ms on: a 40 s cycle of 8 A discharge, 30 A launches, 3 A regen and rests.
+    mutating func advance() {
+        millisecond &+= 1
+        let phase = millisecond % 40_000
+        let currentmA: Int32
+        switch phase {
+        case 0..<2_000: currentmA = -30_000
+        case 2_000..<25_000: currentmA = -8_000
+        case 25_000..<28_000: currentmA = 3_000
+        default: currentmA = 0
+        }
+        current = Milliamperes(currentmA)
+        // mA × 1 ms = mA·ms; keep whole mAs in the charge and the rest in the remainder.
+        remaindermAus += currentmA
+        chargemAs += remaindermAus / 1_000
+        remaindermAus %= 1_000
+    }
+
+    func ocv(chargemAs charge: Int32) -> Int32 {
+        let permille = max(0, min(1_000, charge / (BenchPack.capacitymAs / 1_000)))
+        let index = Int(permille / 100), fraction = permille % 100
+        if index >= 10 { return BenchPack.ocvTable[10] }
+        return BenchPack.ocvTable[index] + (BenchPack.ocvTable[index + 1] - BenchPack.ocvTable[index]) * fraction / 100
+    }
+
+    func cellVoltage(_ cell: Int) -> Millivolts {
+        Millivolts(ocv(chargemAs: chargemAs + BenchPack.chargeOffset[cell]) + current.rawValue * 2 / 1_000)
+    }
+}
+
+struct BenchCellMonitor: CellMonitor {
+    var pack = BenchPack()
+    var balancing = BalancingCommand.off
+    var balancingCapability: BalancingCapability { .passive(maximumChannels: 8, bleedCurrent: Milliamperes(100)) }
+    mutating func measure(into readings: inout CellMonitorReadings) throws(BenchFailure) {
+        for i in readings.cellVoltages.indices { readings.cellVoltages[i] = Reading(pack.cellVoltage(i)) }
+        for i in readings.temperatures.indices { readings.temperatures[i] = Reading(DeciCelsius(250 + Int16(i))) }
+    }
+    mutating func setBalancing(_ command: BalancingCommand) throws(BenchFailure) { balancing = command }
+}
+
+struct BenchCurrentSensor: CurrentSensor {
+    var current = Milliamperes.zero
+    mutating func measure() throws(BenchFailure) -> PackSensorReadings { PackSensorReadings(current: Reading(current)) }
+}
+
+struct BenchContactors: ContactorDriver {
+    var feedbackState = ContactorFeedback(mainPositive: .open, mainNegative: .open, precharge: .open)
+    mutating func command(_ contactor: Contactor, closed: Bool) throws(BenchFailure) {
+        feedbackState[contactor] = closed ? .closed : .open
+    }
+    mutating func feedback() throws(BenchFailure) -> ContactorFeedback { feedbackState }
+}
+
+/// Counts frames and folds them into a checksum instead of sending them.
+struct BenchCANBus: CANBus {
+    var framesSent: UInt32 = 0
+    var checksum: UInt32 = 0
+    mutating func send(_ frame: CANFrame) throws(BenchFailure) {
+        framesSent &+= 1
+        var h = checksum ^ frame.id.rawValue
+        for i in 0..<frame.length { h = (h &* 31) &+ UInt32(frame[i]) }
+        checksum = h
+    }
+    mutating func receive() throws(BenchFailure) -> CANFrame? { nil }
+}
+
+/// 2 pages of 64 words in RAM.
+struct BenchStore: NonVolatileStore {
+    static let pages = 2, wordsPerPage = 64
+    var words = InlineArray<128, UInt32>(repeating: 0xFFFF_FFFF)
+    var geometry: StoreGeometry { StoreGeometry(pageCount: BenchStore.pages, wordsPerPage: BenchStore.wordsPerPage) }
+    func index(page: Int, word: Int) throws(BenchFailure) -> Int {
+        guard page >= 0 && page < BenchStore.pages && word >= 0 && word < BenchStore.wordsPerPage else {
+            throw BenchFailure(kind: .invalidRequest)
+        }
+        return page * BenchStore.wordsPerPage + word
+    }
+    mutating func erase(page: Int) throws(BenchFailure) {
+        let first = try index(page: page, word: 0)
+        for i in 0..<BenchStore.wordsPerPage { words[first + i] = 0xFFFF_FFFF }
+    }
+    mutating func write(page: Int, word: Int, value: UInt32) throws(BenchFailure) {
+        let i = try index(page: page, word: word)
+        guard words[i] == 0xFFFF_FFFF else { throw BenchFailure(kind: .invalidRequest) }
+        words[i] = value
+    }
+    mutating func read(page: Int, word: Int) throws(BenchFailure) -> UInt32 {
+        words[try index(page: page, word: word)]
+    }
+}
+
+struct BenchWatchdog: Watchdog {
+    var feeds: UInt32 = 0
+    mutating func feed() { feeds &+= 1 }
+}
+
+struct BenchBoard: BMSBoard {
+    var cellMonitor = BenchCellMonitor()
+    var currentSensor = BenchCurrentSensor()
+    var contactors = BenchContactors()
+    var canBus = BenchCANBus()
+    var store = BenchStore()
+    var watchdog = BenchWatchdog()
+    /// Simulated time: the bench clock does not advance during a tick (zero execution time).
+    var clock = Instant.origin
+    mutating func timestamp() -> Instant { clock }
+}
+
+/// The bench pack's configuration.
+func benchConfiguration() -> PackConfiguration {
+    var ocv = OCVCurve()
+    for i in 0..<11 { ocv.append(socPermille: Int32(truncatingIfNeeded: i) * 100, voltage: Millivolts(BenchPack.ocvTable[i])) }
+    return PackConfiguration(
+        cellCount: BenchPack.cellCount, temperatureSensorCount: 4,
+        ratedCapacity: .milliampereHours(5_000),
+        plausibleCellVoltage: Millivolts(500)...Millivolts(5_000),
+        plausibleTemperature: DeciCelsius(-400)...DeciCelsius(1_200),
+        plausibleCurrent: Milliamperes(-500_000)...Milliamperes(500_000),
+        measurementTimeout: .milliseconds(100), openCircuitVoltage: ocv, restCurrent: Milliamperes(500))
+}
+
+/// What a bench run reports.
+struct BenchSummary {
+    var ticks: UInt32 = 0
+    var minimumCell: Int32 = 0
+    var maximumCell: Int32 = 0
+    var minimumCellIndex: Int = 0
+    var maximumCellIndex: Int = 0
+    var socPermilleEstimated: Int32 = -1
+    var socPermilleTrue: Int32 = 0
+    var watchdogFeeds: UInt32 = 0
+    var overruns: UInt32 = 0
+    var missedTicks: UInt32 = 0
+}
+
+/// Runs the loop for `ticks` milliseconds of bench time.
+@inline(never)
+func runBench(ticks: UInt32) -> BenchSummary? {
+    guard var loop = try? ControlLoop(board: BenchBoard(), configuration: benchConfiguration()) else { return nil }
+    var n: UInt32 = 0
+    while n < ticks {
+        loop.board.cellMonitor.pack.advance()
+        loop.board.currentSensor.current = loop.board.cellMonitor.pack.current
+        loop.board.clock = loop.board.clock + ControlLoopTiming.tickPeriod
+        loop.tick(now: loop.board.clock)
+        n &+= 1
+    }
+    var s = BenchSummary()
+    s.ticks = n
+    if let stats = loop.cellStatistics {
+        s.minimumCell = stats.minimum.rawValue
+        s.maximumCell = stats.maximum.rawValue
+        s.minimumCellIndex = stats.minimumIndex
+        s.maximumCellIndex = stats.maximumIndex
+    }
+    if let soc = loop.stateOfCharge { s.socPermilleEstimated = Int32(soc * 1_000) }
+    s.socPermilleTrue = loop.board.cellMonitor.pack.chargemAs / (BenchPack.capacitymAs / 1_000)
+    s.watchdogFeeds = loop.board.watchdog.feeds
+    s.overruns = UInt32(truncatingIfNeeded: loop.timing.overruns)
+    s.missedTicks = UInt32(truncatingIfNeeded: loop.timing.missedTicks)
+    return s
+}

@@ -1,0 +1,10 @@
+// Entry point of the Cortex-M4F image for QEMU's mps2-an386 board, called from startup.c.
+// Runs the bench for the number of ticks given on the semihosting command line and prints the
+// summary over semihosting; the return value becomes QEMU's exit status.
+
+@c(bms_main)
+func bmsMain(_ ticks: UInt32) -> Int32 {
+    guard let summary = runBench(ticks: ticks) else { return 2 }
+    report(summary)
+    return summary.ticks == ticks && summary.watchdogFeeds == ticks ? 0 : 1
+}
