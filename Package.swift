@@ -8,6 +8,8 @@ let package = Package(
     products: [
         .library(name: "HAL", targets: ["HAL"]),
         .library(name: "Firmware", targets: ["Firmware"]),
+        .library(name: "HostHarness", targets: ["HostHarness"]),
+        .executable(name: "bms-harness", targets: ["bms-harness"]),
     ],
     targets: [
         // Protocols and value types the firmware runs against. Standard library only.
@@ -15,7 +17,12 @@ let package = Package(
         // The control loop and everything it runs. Imports HAL only. Board support
         // (startup code, linker scripts, Embedded entry points) is built by the Makefile.
         .target(name: "Firmware", dependencies: ["HAL"], path: "Firmware", exclude: ["Boards"]),
+        // Host side: virtual pack, simulation, reports, command line. Foundation allowed.
+        .target(name: "HostHarness", dependencies: ["HAL", "Firmware"], path: "HostHarness/HostHarness"),
+        .executableTarget(name: "bms-harness", dependencies: ["HostHarness"], path: "HostHarness/bms-harness"),
         .testTarget(name: "HALTests", dependencies: ["HAL"], path: "Tests/HALTests"),
         .testTarget(name: "FirmwareTests", dependencies: ["HAL", "Firmware"], path: "Tests/FirmwareTests"),
+        .testTarget(name: "HostHarnessTests", dependencies: ["HAL", "Firmware", "HostHarness"],
+                    path: "Tests/HostHarnessTests"),
     ]
 )

@@ -1,0 +1,68 @@
+// `bms-harness simulate`: the main job — the firmware against the virtual pack for a scenario,
+// a printed summary, and the outputs written to a folder.
+import Foundation
+import HAL
+
+public enum SimulateCommand: HarnessCommand {
+    public static let name = "simulate"
+    public static let summary = "Run the firmware against the virtual pack for a scenario (the main job)."
+    public static let usage = "[--scenario NAME|FILE] [--seed N] [--duration D] [--out DIR]"
+    public static let defaultScenario = "delivery-hour"
+    public static let options = [
+        OptionSpec("scenario", value: "NAME|FILE", help: "A scenario in Fixtures/scenarios/ or a scenario file (default: \(defaultScenario))."),
+        OptionSpec("seed", value: "N", help: "Seed for every random draw (default: the scenario's)."),
+        OptionSpec("duration", value: "D", help: "Simulated time, e.g. 90s, 30m, 1h, 1h30m, 2d (default: the scenario's)."),
+        OptionSpec("out", value: "DIR", help: "Folder for the outputs (default: out/simulate/SCENARIO-seedN)."),
+    ]
+
+    public static func run(_ arguments: ParsedArguments, console: Console) throws -> Int32 {
+        var scenario = try Scenario.load(arguments.values["scenario"] ?? defaultScenario)
+        if let text = arguments.values["seed"] {
+            guard let seed = UInt64(text) else { throw UsageError("--seed: '\(text)' is not a whole number from 0 to \(UInt64.max)") }
+            scenario.seed = seed
+        }
+        if let text = arguments.values["duration"] {
+            guard let duration = DurationText.parse(text) else {
+                throw UsageError("--duration: '\(text)' is not a duration like 90s, 30m, 1h or 1h30m (up to 10 years)")
+            }
+            scenario.duration = duration
+        }
+        let out = URL(fileURLWithPath: arguments.values["out"] ?? "out/simulate/\(scenario.name)-seed\(scenario.seed)")
+
+        var simulation = try Simulation(scenario: scenario)
+        var report = SimulationReport()
+        let wallStart = DispatchTime.now().uptimeNanoseconds
+        simulation.run(for: scenario.duration) { report.record($0) }
+        let wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9
+        let ticks = simulation.loop.schedule.tickCount
+        try report.write(summary: SimulationReport.summaryJSON(simulation, ticks: ticks), to: out)
+
+        console.standardOutput(summaryText(simulation, ticks: ticks, wallSeconds: wallSeconds, out: out))
+        return 0
+    }
+
+    /// The printed summary (the only output that contains wall-clock time).
+    static func summaryText(_ simulation: Simulation, ticks: UInt64, wallSeconds: Double, out: URL) -> String {
+        let simulated = Double(simulation.now.microsecondsSinceOrigin) / 1e6
+        let loop = simulation.loop
+        let trueSOC = simulation.pack.meanStateOfCharge * 100
+        var lines = ["bms-harness simulate: scenario \(simulation.scenario.name), seed \(simulation.scenario.seed)"]
+        lines.append("  simulated      \(DurationText.format(Microseconds(simulation.now.microsecondsSinceOrigin)))"
+                     + " in \(ticks) ticks of 1 ms")
+        lines.append("  wall time      \(Fixed.text(wallSeconds, decimals: 2)) s, speed-up \(Int((simulated / max(wallSeconds, 1e-9)).rounded()))x real time")
+        if let estimate = loop.stateOfCharge {
+            let estimated = Double(estimate) * 100
+            lines.append("  final SOC      true \(Fixed.text(trueSOC, decimals: 1)) %, estimated \(Fixed.text(estimated, decimals: 1)) %"
+                         + " (error \(Fixed.text(estimated - trueSOC, decimals: 1)) points)")
+        } else {
+            lines.append("  final SOC      true \(Fixed.text(trueSOC, decimals: 1)) %, estimated: not yet known")
+        }
+        if let c = loop.cellStatistics {
+            lines.append("  cell voltage   min \(c.minimum.rawValue) mV (cell \(c.minimumIndex + 1)), max \(c.maximum.rawValue) mV"
+                         + " (cell \(c.maximumIndex + 1)), spread \(c.spread) mV")
+        }
+        lines.append("  loop timing    \(loop.timing.overruns) overruns, \(loop.timing.missedTicks) missed ticks")
+        lines.append("  outputs        \(out.path)/ (summary.json, timeseries.csv)")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,143 @@
+// The board the firmware runs on in simulation: every HAL peripheral, backed by values the
+// simulation writes before each tick (like registers a real front end would have filled) and
+// reads after it (the commands the firmware gave).
+import HAL
+
+/// The failure every virtual peripheral can be told to report.
+public struct VirtualFailure: HALFailure, Equatable {
+    public var kind: HALErrorKind
+    public init(kind: HALErrorKind) { self.kind = kind }
+}
+
+/// The virtual front end: hands out the latched readings, or fails when told to.
+public struct VirtualCellMonitor: CellMonitor {
+    /// What the next `measure` delivers.
+    public var latched: CellMonitorReadings
+    /// When set, `measure` throws this instead.
+    public var failure: VirtualFailure? = nil
+    /// The last balancing command received.
+    public private(set) var balancing = BalancingCommand.off
+    public var balancingCapability: BalancingCapability { .passive(maximumChannels: 8, bleedCurrent: Milliamperes(100)) }
+
+    public init(cellCount: Int, temperatureSensorCount: Int) {
+        latched = CellMonitorReadings(cellCount: cellCount, temperatureSensorCount: temperatureSensorCount)
+    }
+
+    public mutating func measure(into readings: inout CellMonitorReadings) throws(VirtualFailure) {
+        if let failure { throw failure }
+        if readings.cellVoltages.count == latched.cellVoltages.count && readings.temperatures.count == latched.temperatures.count {
+            readings = latched
+            return
+        }
+        for i in 0..<min(readings.cellVoltages.count, latched.cellVoltages.count) {
+            let reading = latched.cellVoltages[i]
+            readings.cellVoltages[i] = reading
+        }
+        for i in 0..<min(readings.temperatures.count, latched.temperatures.count) {
+            let reading = latched.temperatures[i]
+            readings.temperatures[i] = reading
+        }
+    }
+
+    public mutating func setBalancing(_ command: BalancingCommand) throws(VirtualFailure) {
+        if let failure { throw failure }
+        balancing = command
+    }
+}
+
+/// The virtual current sensor.
+public struct VirtualCurrentSensor: CurrentSensor {
+    public var latched = PackSensorReadings(current: Reading(.zero, status: .notMeasured))
+    public var failure: VirtualFailure? = nil
+    public init() {}
+    public mutating func measure() throws(VirtualFailure) -> PackSensorReadings {
+        if let failure { throw failure }
+        return latched
+    }
+}
+
+/// Virtual contactors: feedback follows the command, unless a contact is forced (e.g. welded).
+public struct VirtualContactorDriver: ContactorDriver {
+    public private(set) var commanded = ContactorFeedback(mainPositive: .open, mainNegative: .open, precharge: .open)
+    /// Positions that ignore the coil (a welded contact stays `.closed`).
+    public var forced = ContactorFeedback()
+    public init() {}
+    public mutating func command(_ contactor: Contactor, closed: Bool) throws(VirtualFailure) {
+        commanded[contactor] = closed ? .closed : .open
+    }
+    public mutating func feedback() throws(VirtualFailure) -> ContactorFeedback {
+        var result = commanded
+        for contactor in [Contactor.mainPositive, .mainNegative, .precharge] where forced[contactor] != .unknown {
+            result[contactor] = forced[contactor]
+        }
+        return result
+    }
+}
+
+/// A CAN bus in memory: what the firmware sent, and a queue of frames for it to receive.
+public struct InMemoryCANBus: CANBus {
+    public private(set) var sent: [CANFrame] = []
+    public var incoming: [CANFrame] = []
+    var nextIncoming = 0
+    public init() {}
+    public mutating func send(_ frame: CANFrame) throws(VirtualFailure) { sent.append(frame) }
+    public mutating func receive() throws(VirtualFailure) -> CANFrame? {
+        guard nextIncoming < incoming.count else { return nil }
+        defer { nextIncoming += 1 }
+        return incoming[nextIncoming]
+    }
+}
+
+/// Flash-like memory in RAM, with erase-before-write semantics.
+public struct InMemoryStore: NonVolatileStore {
+    public let geometry: StoreGeometry
+    public private(set) var words: [UInt32]
+    public init(geometry: StoreGeometry = StoreGeometry(pageCount: 8, wordsPerPage: 512)) {
+        self.geometry = geometry
+        words = Array(repeating: 0xFFFF_FFFF, count: geometry.pageCount * geometry.wordsPerPage)
+    }
+    func index(_ page: Int, _ word: Int) throws(VirtualFailure) -> Int {
+        guard page >= 0, page < geometry.pageCount, word >= 0, word < geometry.wordsPerPage else {
+            throw VirtualFailure(kind: .invalidRequest)
+        }
+        return page * geometry.wordsPerPage + word
+    }
+    public mutating func erase(page: Int) throws(VirtualFailure) {
+        let first = try index(page, 0)
+        for i in first..<first + geometry.wordsPerPage { words[i] = 0xFFFF_FFFF }
+    }
+    public mutating func write(page: Int, word: Int, value: UInt32) throws(VirtualFailure) {
+        let i = try index(page, word)
+        guard words[i] == 0xFFFF_FFFF else { throw VirtualFailure(kind: .invalidRequest) }
+        words[i] = value
+    }
+    public mutating func read(page: Int, word: Int) throws(VirtualFailure) -> UInt32 { words[try index(page, word)] }
+}
+
+/// A watchdog that counts its feeds.
+public struct CountingWatchdog: Watchdog {
+    public private(set) var feeds: UInt64 = 0
+    public init() {}
+    public mutating func feed() { feeds += 1 }
+}
+
+/// The simulated board. Its clock is the simulation's: `timestamp()` returns the tick's start
+/// plus `simulatedExecutionTime`, so a tick takes exactly that long in simulated time (zero by
+/// default; tests set it to exercise overrun detection).
+public struct VirtualBoard: BMSBoard {
+    public var cellMonitor: VirtualCellMonitor
+    public var currentSensor = VirtualCurrentSensor()
+    public var contactors = VirtualContactorDriver()
+    public var canBus = InMemoryCANBus()
+    public var store = InMemoryStore()
+    public var watchdog = CountingWatchdog()
+    /// The start of the tick being run (set by the simulation before each tick).
+    public var clock = Instant.origin
+    public var simulatedExecutionTime = Microseconds.zero
+
+    public init(cellCount: Int, temperatureSensorCount: Int) {
+        cellMonitor = VirtualCellMonitor(cellCount: cellCount, temperatureSensorCount: temperatureSensorCount)
+    }
+
+    public mutating func timestamp() -> Instant { clock + simulatedExecutionTime }
+}
