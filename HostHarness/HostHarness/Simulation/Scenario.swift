@@ -14,22 +14,8 @@ public struct Scenario: Equatable, Sendable {
 
     /// Loads the shipped scenario `NAME`, or the file at a path (anything with a `/` or `.json`).
     public static func load(_ nameOrPath: String) throws(HarnessError) -> Scenario {
-        let url: URL
-        if nameOrPath.contains("/") || nameOrPath.hasSuffix(".json") {
-            url = URL(fileURLWithPath: nameOrPath)
-        } else {
-            let directory = try FixtureLocator.fixturesDirectory().appendingPathComponent("scenarios")
-            url = directory.appendingPathComponent("\(nameOrPath).json")
-            guard FileManager.default.fileExists(atPath: url.path) else {
-                let known = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
-                    .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
-                throw HarnessError("no scenario named '\(nameOrPath)' (shipped: \(known.joined(separator: ", ")))")
-            }
-        }
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw HarnessError("scenario '\(nameOrPath)': cannot read \(url.path)")
-        }
-        return try parse(data, file: url.path)
+        let file = try FixtureLocator.read(nameOrPath, folder: "scenarios", kind: "scenario")
+        return try parse(file.data, file: file.path)
     }
 
     /// Parses a scenario file; the cell model it names is loaded from Fixtures/cells/.

@@ -34,16 +34,8 @@ public struct CellModel: Equatable, Sendable {
 
     /// Loads `Fixtures/cells/NAME.json` when `nameOrPath` is a plain name, else the file at the path.
     public static func load(_ nameOrPath: String) throws(HarnessError) -> CellModel {
-        let url: URL
-        if nameOrPath.contains("/") || nameOrPath.hasSuffix(".json") {
-            url = URL(fileURLWithPath: nameOrPath)
-        } else {
-            url = try FixtureLocator.fixturesDirectory().appendingPathComponent("cells/\(nameOrPath).json")
-        }
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw HarnessError("cell model '\(nameOrPath)': cannot read \(url.path)")
-        }
-        return try parse(data, file: url.path)
+        let file = try FixtureLocator.read(nameOrPath, folder: "cells", kind: "cell model")
+        return try parse(file.data, file: file.path)
     }
 
     /// Parses a cell-model file.
