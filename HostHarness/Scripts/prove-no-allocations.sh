@@ -9,7 +9,7 @@ rm -rf "$work" && mkdir -p "$work/src"
 find Firmware -name '*.swift' -not -path 'Firmware/Boards/*' -exec cp {} "$work/src/" \;
 cat > "$work/src/InjectedAllocation.swift" <<'SWIFT'
 import HAL
-extension ControlLoop {
+extension TimingSupervisor {
     /// Injected by prove-no-allocations.sh: keeps a growing history of tick times.
     public mutating func injectedHistory(now: Instant) -> Int {
         var history: [Instant] = []
