@@ -43,12 +43,12 @@ M4F_CFLAGS  := --target=armv7em-none-eabi -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfl
 # Symbols that would mean a heap (or the stack protector's runtime) somewhere in an image.
 FORBIDDEN := ^(malloc|calloc|realloc|free|posix_memalign|aligned_alloc|swift_allocObject|swift_slowAlloc|__stack_chk_fail|__stack_chk_guard)$$
 
-.PHONY: help run build test swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof \
+.PHONY: validate-pack cell-models help run build test swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof \
         firmware-size tools clean
 
 help:
 	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
-	@echo "other targets: build swift-test embedded embedded-host embedded-m4f audit no-allocation-proof firmware-size clean"
+	@echo "other targets: validate-pack cell-models build swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof firmware-size clean"
 
 # ------------------------------------------------------------------------------ main job
 run:
@@ -57,6 +57,23 @@ run:
 
 build:
 	$(SWIFT) build
+
+# ------------------------------------------------------------------ cell models (virtual pack)
+# The shared datasets (not in this repository): ../shared/datasets by default.
+DATASETS ?= ../shared/datasets
+HARNESS  := .build/release/bms-harness
+$(HARNESS): FORCE
+	$(SWIFT) build $(RELEASE) --product bms-harness
+FORCE:
+
+# Drives every shipped cell model with the datasets' measured/simulated currents and prints the
+# terminal-voltage RMSE and maximum error per file.
+validate-pack: $(HARNESS)
+	$(HARNESS) cell validate --datasets $(DATASETS)
+
+# Rebuilds Fixtures/cells/*.json from the datasets (OCV tables + circuit identification, ~5 min).
+cell-models: $(HARNESS)
+	$(HARNESS) cell fit --datasets $(DATASETS)
 
 # -------------------------------------------------------------------------------- tests
 test: swift-test embedded audit no-allocation-proof

@@ -52,32 +52,3 @@ import Testing
         #expect(throws: HarnessError("no scenario named 'nope' (shipped: delivery-hour)")) { _ = try Scenario.load("nope") }
     }
 }
-
-@Suite struct CellModelTests {
-    @Test(arguments: ["lg-m50", "ncr18650pf"])
-    func shippedModelsLoad(name: String) throws {
-        let model = try CellModel.load(name)
-        #expect(model.name == name)
-        #expect(model.ocvStateOfCharge.count == 101)
-        #expect(model.openCircuitVoltage(stateOfCharge: 1) <= model.maximumVoltage + 0.05)
-    }
-
-    @Test func ocvInterpolatesLinearlyAndClamps() throws {
-        let model = try CellModel.load("lg-m50")
-        // Table: SOC 0.00 -> 2.50000 V, 0.01 -> 2.71143 V; halfway is 2.605715 V.
-        #expect(abs(model.openCircuitVoltage(stateOfCharge: 0.005) - 2.605715) < 1e-9)
-        #expect(model.openCircuitVoltage(stateOfCharge: -0.1) == 2.5)
-        #expect(model.openCircuitVoltage(stateOfCharge: 1.2) == model.ocvVoltage.last)
-    }
-
-    @Test func aNonIncreasingTableIsRejected() throws {
-        let text = """
-        {"name": "x", "description": "", "chemistry": "", "rated_capacity_ah": 1, "reference_capacity_ah": 1,
-         "voltage_min_v": 2.5, "voltage_max_v": 4.2, "series_resistance_mohm": 20, "provenance": {},
-         "ocv": {"soc": [0, 0.5, 1], "voltage_v": [3.0, 3.0, 4.2]}}
-        """
-        #expect(throws: HarnessError("x.json: 'ocv': SOC and voltage must increase strictly (point 1)")) {
-            _ = try CellModel.parse(Data(text.utf8), file: "x.json")
-        }
-    }
-}

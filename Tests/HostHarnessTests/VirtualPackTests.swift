@@ -17,8 +17,8 @@ import Testing
 
     @Test func chargeIsConserved() throws {
         var pack = try Self.pack()
-        // 10 % of two 5.153 Ah cells (37,101.6 As) in 360 s: -10.306 A.
-        let capacity = 2 * 5.153 * 3_600
+        // 10 % of two cells' reference capacity in 360 s.
+        let capacity = 2 * pack.configuration.cellModel.referenceCapacityAh * 3_600
         for _ in 0..<360_000 { pack.advance(current: -0.1 * capacity / 360, seconds: 0.001) }
         #expect(abs(pack.netChargeAmpereSeconds + 0.1 * capacity) < 1e-6)
         for element in pack.elements { #expect(abs(element.stateOfCharge - 0.4) < 1e-9) }
@@ -28,8 +28,8 @@ import Testing
         var pack = try Self.pack()
         pack.advance(current: -20, seconds: 0)
         let model = try CellModel.load("lg-m50")
-        // 2 cells in parallel: 12.5 mΩ per group; -20 A sags 0.25 V.
-        let expected = model.openCircuitVoltage(stateOfCharge: 0.5) - 0.25
+        let r = model.seriesResistance.value(stateOfCharge: 0.5, temperatureCelsius: 25) / 2
+        let expected = model.openCircuitVoltage[0.5] - 20 * r
         #expect(abs(pack.terminalVoltages[0] - expected) < 1e-6)
     }
 

@@ -22,13 +22,19 @@ public protocol HarnessCommand {
     static var summary: String { get }
     static var usage: String { get }
     static var options: [OptionSpec] { get }
+    /// How many positional arguments the subcommand takes (default none).
+    static var positionalCount: Int { get }
     /// Runs with parsed options; throws a UsageError for bad values, a HarnessError for a failed run.
     static func run(_ arguments: ParsedArguments, console: Console) throws -> Int32
 }
 
+extension HarnessCommand {
+    public static var positionalCount: Int { 0 }
+}
+
 public enum Harness {
     /// The subcommands, in the order `--help` lists them.
-    nonisolated(unsafe) public static let commands: [any HarnessCommand.Type] = [SimulateCommand.self]
+    nonisolated(unsafe) public static let commands: [any HarnessCommand.Type] = [SimulateCommand.self, CellCommand.self]
 
     static let usage = "usage: bms-harness <subcommand> [options]   (bms-harness <subcommand> --help for its options)"
 
@@ -45,7 +51,7 @@ public enum Harness {
             return 2
         }
         do {
-            let parsed = try ParsedArguments.parse(Array(arguments.dropFirst()), specs: command.options)
+            let parsed = try ParsedArguments.parse(Array(arguments.dropFirst()), specs: command.options, positionals: command.positionalCount)
             if parsed.flags.contains("help") {
                 console.standardOutput("\(command.summary)\n\nusage: bms-harness \(command.name) \(command.usage)\n\noptions:\n"
                                        + ParsedArguments.helpText(command.options) + "\n")

@@ -12,7 +12,7 @@ public enum FirmwareSetup {
     public static func configuration(for pack: VirtualPackConfiguration) throws(HarnessError) -> PackConfiguration {
         var curve = OCVCurve()
         for permille in curvePermille {
-            let volts = pack.cellModel.openCircuitVoltage(stateOfCharge: Double(permille) / 1_000)
+            let volts = pack.cellModel.openCircuitVoltage[Double(permille) / 1_000]
             curve.append(socPermille: permille, voltage: Millivolts(Int32((volts * 1_000).rounded())))
         }
         let ratedmAh = pack.cellModel.ratedCapacityAh * Double(pack.parallelCount) * 1_000

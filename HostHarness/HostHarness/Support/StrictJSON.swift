@@ -88,6 +88,35 @@ public struct StrictJSONObject {
         return result
     }
 
+    /// An array of arrays of numbers (rows of a table).
+    public mutating func doubleRows(_ name: String) throws(HarnessError) -> [[Double]] {
+        guard let array = try raw(name) as? [Any] else { throw fail(name, "expected an array of arrays of numbers") }
+        var rows: [[Double]] = []
+        for (r, row) in array.enumerated() {
+            guard let elements = row as? [Any] else { throw fail(name, "row \(r) is not an array") }
+            var values: [Double] = []
+            for (i, element) in elements.enumerated() {
+                guard let number = Self.number(element), number.doubleValue.isFinite else {
+                    throw fail(name, "row \(r) element \(i) is not a number")
+                }
+                values.append(number.doubleValue)
+            }
+            rows.append(values)
+        }
+        return rows
+    }
+
+    /// An object whose values are all strings (any keys).
+    public mutating func strings(_ name: String) throws(HarnessError) -> [String: String] {
+        guard let dictionary = try raw(name) as? [String: Any] else { throw fail(name, "expected an object of strings") }
+        var result: [String: String] = [:]
+        for (key, value) in dictionary {
+            guard let string = value as? String else { throw HarnessError("\(file): '\(self.key(name)).\(key)': expected a string") }
+            result[key] = string
+        }
+        return result
+    }
+
     public mutating func object(_ name: String) throws(HarnessError) -> StrictJSONObject {
         guard let dictionary = try raw(name) as? [String: Any] else { throw fail(name, "expected an object") }
         return StrictJSONObject(values: dictionary, path: key(name), file: file)

@@ -65,8 +65,8 @@ public struct VirtualPack: Sendable {
     public init(configuration c: VirtualPackConfiguration, random: inout SplitMix64) {
         configuration = c
         let groupCapacity = c.cellModel.referenceCapacityAh * 3_600 * Double(c.parallelCount)
-        let groupResistance = c.cellModel.seriesResistanceOhm / Double(c.parallelCount)
-        openCircuitVoltage = UniformTable(c.cellModel.openCircuitVoltage, points: 2_001)
+        let groupResistance = c.cellModel.seriesResistance.value(stateOfCharge: 0.5, temperatureCelsius: 25) / Double(c.parallelCount)
+        openCircuitVoltage = UniformTable(points: 2_001) { c.cellModel.openCircuitVoltage[$0] }
         elements = (0..<c.seriesCount).map { _ in
             Element(stateOfCharge: c.initialStateOfCharge + c.stateOfChargeSpread * random.standardNormalish(),
                     capacityAmpereSeconds: groupCapacity * (1 + c.capacitySpread * random.standardNormalish()),
@@ -122,23 +122,3 @@ public struct VirtualPack: Sendable {
     }
 }
 
-/// A function of SOC sampled on an even grid over 0...1 for constant-time linear interpolation
-/// (the simulation evaluates it for every cell every millisecond). Clamped outside 0...1.
-struct UniformTable: Sendable {
-    let values: [Double]
-    let step: Double
-
-    init(_ function: (Double) -> Double, points: Int) {
-        step = 1 / Double(points - 1)
-        values = (0..<points).map { function(Double($0) / Double(points - 1)) }
-    }
-
-    subscript(x: Double) -> Double {
-        let position = x / step
-        guard position > 0 else { return values[0] }
-        let index = Int(position)
-        guard index < values.count - 1 else { return values[values.count - 1] }
-        let fraction = position - Double(index)
-        return values[index] + (values[index + 1] - values[index]) * fraction
-    }
-}
