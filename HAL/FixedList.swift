@@ -37,6 +37,21 @@ public struct FixedList<let capacity: Int, Element: Sendable>: Sendable {
     /// Removes every element (the capacity stays).
     @inlinable public mutating func removeAll() { storedCount = 0 }
 
+    /// Calls `body` for every index with this list's element (in place) and the same-index
+    /// elements of `paired` (in place) and `source` (only read). Walking the lists here, instead
+    /// of indexing them from the caller, keeps the optimiser of a non-Embedded cross-module build
+    /// from copying `source` for every element; `source` is `inout` only so that it is passed by
+    /// address (a by-value list is copied per call on the Cortex-M, and a `borrowing` one trips a
+    /// compiler bug in Swift 6.3.1).
+    @inlinable
+    public mutating func update<Paired: Sendable, Source: Sendable>(
+        paired: inout FixedList<capacity, Paired>, from source: inout FixedList<capacity, Source>,
+        _ body: (inout Element, inout Paired, Source) -> Void
+    ) {
+        precondition(paired.storedCount == storedCount && source.storedCount == storedCount, "FixedList.update: lists differ in length")
+        for i in 0..<storedCount { body(&storage[i], &paired.storage[i], source.storage[i]) }
+    }
+
     /// Element `index` (0..<count). Yielded in place (`_read`/`_modify`), so reading or
     /// updating one element never copies the list.
     @inlinable public subscript(index: Int) -> Element {

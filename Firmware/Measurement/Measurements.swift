@@ -81,17 +81,11 @@ public struct Measurements: Sendable {
     /// Stage `validate`: applies the plausibility and staleness rules to this tick's raw readings.
     mutating func validate(now: Instant, configuration c: PackConfiguration) {
         let timeout = c.measurementTimeout
-        // Each raw reading is read into a local before the validated one is modified: reading
-        // and writing two lists of `self` in one expression would make the compiler copy a list.
-        for i in cells.cellVoltages.indices {
-            let reading = raw.cellVoltages[i]
-            Self.update(&cells.cellVoltages[i], refreshed: &cellVoltageRefreshed[i], with: reading,
-                        plausible: c.plausibleCellVoltage, now: now, timeout: timeout)
+        cells.cellVoltages.update(paired: &cellVoltageRefreshed, from: &raw.cellVoltages) { validated, refreshed, reading in
+            Self.update(&validated, refreshed: &refreshed, with: reading, plausible: c.plausibleCellVoltage, now: now, timeout: timeout)
         }
-        for i in cells.temperatures.indices {
-            let reading = raw.temperatures[i]
-            Self.update(&cells.temperatures[i], refreshed: &temperatureRefreshed[i], with: reading,
-                        plausible: c.plausibleTemperature, now: now, timeout: timeout)
+        cells.temperatures.update(paired: &temperatureRefreshed, from: &raw.temperatures) { validated, refreshed, reading in
+            Self.update(&validated, refreshed: &refreshed, with: reading, plausible: c.plausibleTemperature, now: now, timeout: timeout)
         }
         let sensed = rawPack
         Self.update(&pack.current, refreshed: &currentRefreshed, with: sensed.current,

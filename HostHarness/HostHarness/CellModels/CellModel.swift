@@ -16,6 +16,15 @@ public struct AgeingParameters: Equatable, Sendable {
     public var activationEnergy: Double
     /// Relative resistance rise per relative capacity lost.
     public var resistanceGrowthPerFade: Double
+
+    public init(cycleFadePerFullCycle: Double, depthExponent: Double, calendarFadePerSqrtDay: Double, activationEnergy: Double,
+                resistanceGrowthPerFade: Double) {
+        self.cycleFadePerFullCycle = cycleFadePerFullCycle
+        self.depthExponent = depthExponent
+        self.calendarFadePerSqrtDay = calendarFadePerSqrtDay
+        self.activationEnergy = activationEnergy
+        self.resistanceGrowthPerFade = resistanceGrowthPerFade
+    }
 }
 
 /// The description of one cell type.

@@ -107,11 +107,26 @@ extension CircuitState {
         c.r0 * current + c.twiceThermalVoltage * Asinh.value(current * c.inverseTwiceExchangeCurrent)
     }
 
+    /// The same, with the asinh table passed in (hot loops take the table once).
+    @inline(__always)
+    public static func instantaneousOverpotential(current: Double, _ c: CircuitCoefficients, asinh table: UnsafeBufferPointer<Double>) -> Double {
+        current == 0 ? 0 : c.r0 * current + c.twiceThermalVoltage * Asinh.value(current * c.inverseTwiceExchangeCurrent, table: table)
+    }
+
     /// The terminal voltage at `current` given the OCV at this state.
     @inline(__always)
     public func terminalVoltage(current: Double, openCircuitVoltage: Double, _ c: CircuitCoefficients) -> Double {
         openCircuitVoltage + c.ocvShift + c.hysteresisVoltage * hysteresis
             + CircuitState.instantaneousOverpotential(current: current, c) + v1 + v2
+    }
+
+    /// The terminal voltage and the overpotential behind it (v − U, U = OCV with shift and
+    /// hysteresis), with the asinh table passed in.
+    @inline(__always)
+    public func terminalVoltage(current: Double, openCircuitVoltage: Double, _ c: CircuitCoefficients,
+                                asinh table: UnsafeBufferPointer<Double>) -> (voltage: Double, overpotential: Double) {
+        let overpotential = CircuitState.instantaneousOverpotential(current: current, c, asinh: table) + v1 + v2
+        return (openCircuitVoltage + c.ocvShift + c.hysteresisVoltage * hysteresis + overpotential, overpotential)
     }
 
     /// The heat the cell generates at `current` (W): irreversible I·(v − OCV) plus the reversible
@@ -131,6 +146,10 @@ public enum Asinh {
     static let table: [Double] = (0...Int(limit * stepsPerUnit)).map { Foundation.asinh(Double($0) / stepsPerUnit) }
 
     @inline(__always) public static func value(_ u: Double) -> Double {
+        table.withUnsafeBufferPointer { value(u, table: $0) }
+    }
+
+    @inline(__always) public static func value(_ u: Double, table: UnsafeBufferPointer<Double>) -> Double {
         let m = abs(u)
         let r: Double
         if m < limit {
@@ -147,9 +166,9 @@ public enum Asinh {
 /// A function of SOC sampled on an even grid over 0...1 for constant-time linear interpolation
 /// (the simulation evaluates it for every cell every millisecond). Clamped outside 0...1.
 public struct UniformTable: Sendable {
-    let values: [Double]
+    public let values: [Double]
     let step: Double
-    let scale: Double
+    public let scale: Double
 
     public init(points: Int, _ function: (Double) -> Double) {
         step = 1 / Double(points - 1)
@@ -158,12 +177,17 @@ public struct UniformTable: Sendable {
     }
 
     @inline(__always) public subscript(x: Double) -> Double {
-        let position = x * scale
-        guard position > 0 else { return values[0] }
-        let index = Int(position)
-        guard index < values.count - 1 else { return values[values.count - 1] }
+        values.withUnsafeBufferPointer { UniformTable.lookup(x, scale: scale, $0) }
+    }
+
+    /// The lookup on a table pointer taken once by a hot loop.
+    @inline(__always) public static func lookup(_ x: Double, scale: Double, _ values: UnsafeBufferPointer<Double>) -> Double {
+        let last = Double(values.count - 1)
+        let position = min(max(x * scale, 0), last)
+        let index = min(Int(position), values.count - 2)
         let fraction = position - Double(index)
-        return values[index] + (values[index + 1] - values[index]) * fraction
+        let base = values.baseAddress.unsafelyUnwrapped
+        return base[index] + (base[index + 1] - base[index]) * fraction
     }
 }
 

@@ -7,7 +7,7 @@ public enum SimulateCommand: HarnessCommand {
     public static let name = "simulate"
     public static let summary = "Run the firmware against the virtual pack for a scenario (the main job)."
     public static let usage = "[--scenario NAME|FILE] [--seed N] [--duration D] [--out DIR]"
-    public static let defaultScenario = "delivery-hour"
+    public static let defaultScenario = "delivery-day"
     public static let options = [
         OptionSpec("scenario", value: "NAME|FILE", help: "A scenario in Fixtures/scenarios/ or a scenario file (default: \(defaultScenario))."),
         OptionSpec("seed", value: "N", help: "Seed for every random draw (default: the scenario's)."),
@@ -32,7 +32,8 @@ public enum SimulateCommand: HarnessCommand {
         var simulation = try Simulation(scenario: scenario)
         var report = SimulationReport()
         let wallStart = DispatchTime.now().uptimeNanoseconds
-        simulation.run(for: scenario.duration) { report.record($0) }
+        simulation.run(for: scenario.duration, truthInterval: scenario.truthInterval, record: { report.record($0) },
+                       truth: { report.recordTruth($0) })
         let wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9
         let ticks = simulation.loop.schedule.tickCount
         try report.write(summary: SimulationReport.summaryJSON(simulation, ticks: ticks), to: out)
@@ -62,7 +63,12 @@ public enum SimulateCommand: HarnessCommand {
                          + " (cell \(c.maximumIndex + 1)), spread \(c.spread) mV")
         }
         lines.append("  loop timing    \(loop.timing.overruns) overruns, \(loop.timing.missedTicks) missed ticks")
-        lines.append("  outputs        \(out.path)/ (summary.json, timeseries.csv)")
+        let hottest = simulation.pack.elements.map(\.temperature).max() ?? 0
+        lines.append("  temperature    hottest cell \(Fixed.text(hottest, decimals: 1)) °C, ambient \(Fixed.text(simulation.pack.ambientTemperature, decimals: 1)) °C")
+        if !simulation.scenario.faults.isEmpty {
+            lines.append("  faults         \(simulation.pack.activeFaults.isEmpty ? "none active at the end" : simulation.pack.activeFaults.joined(separator: "; "))")
+        }
+        lines.append("  outputs        \(out.path)/ (summary.json, timeseries.csv, truth.csv)")
         return lines.joined(separator: "\n") + "\n"
     }
 }

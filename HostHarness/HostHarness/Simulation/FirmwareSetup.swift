@@ -9,7 +9,7 @@ public enum FirmwareSetup {
     static let curvePermille: [Int32] = [0, 20, 40, 60, 80, 100] + stride(from: 150, through: 1_000, by: 50).map { Int32($0) }
 
     /// The firmware's configuration for `pack`.
-    public static func configuration(for pack: VirtualPackConfiguration) throws(HarnessError) -> PackConfiguration {
+    public static func configuration(for pack: PackDesign) throws(HarnessError) -> PackConfiguration {
         var curve = OCVCurve()
         for permille in curvePermille {
             let volts = pack.cellModel.openCircuitVoltage[Double(permille) / 1_000]
@@ -17,7 +17,7 @@ public enum FirmwareSetup {
         }
         let ratedmAh = pack.cellModel.ratedCapacityAh * Double(pack.parallelCount) * 1_000
         let configuration = PackConfiguration(
-            cellCount: pack.seriesCount, temperatureSensorCount: pack.temperatureSensorCount,
+            cellCount: pack.seriesCount, temperatureSensorCount: pack.temperatureSensorCells.count,
             ratedCapacity: .milliampereHours(Int32(ratedmAh.rounded())),
             plausibleCellVoltage: Millivolts(500)...Millivolts(5_000),
             plausibleTemperature: DeciCelsius(-400)...DeciCelsius(1_200),

@@ -3,7 +3,7 @@
 import Firmware
 import HAL
 
-/// One row of the time series the simulation records (once per simulated second).
+/// One row of the firmware-side time series (once per simulated second).
 public struct SimulationSample: Equatable, Sendable {
     public var time: Instant
     /// Pack current (A, positive = charging), true.
@@ -13,16 +13,25 @@ public struct SimulationSample: Equatable, Sendable {
     public var estimatedStateOfCharge: Float?
     /// The firmware's cell statistics at that tick.
     public var cellStatistics: PackStatistics<Millivolts>?
+    /// The firmware's temperature statistics, and the true ambient and hottest cell (°C).
+    public var temperatureStatistics: PackStatistics<DeciCelsius>?
+    public var ambient: Double
+    public var hottestCell: Double
+    /// What the load was doing (delivery day: resting, riding, charging).
+    public var activity: String
 }
 
 /// The firmware running against a virtual pack.
 public struct Simulation {
     public let scenario: Scenario
     public private(set) var pack: VirtualPack
+    public private(set) var sensors: PackSensors
     public var loop: ControlLoop<VirtualBoard>
     public private(set) var now = Instant.origin
-    var load: LoadSource
-    var sensorNoise: SplitMix64
+    public private(set) var load: LoadController
+    /// The pack resistance a charger would estimate (Ω): Σ(R0 + R1) at 25 °C, 50 % SOC.
+    let packResistance: Double
+    var sinceSlowStep: Int64 = 0
 
     /// Random streams, so that adding draws to one never shifts another.
     enum Stream: UInt64 { case packSpread = 1, load = 2, sensors = 3 }
@@ -31,50 +40,95 @@ public struct Simulation {
         self.scenario = scenario
         let root = SplitMix64(seed: scenario.seed)
         var spread = root.derived(stream: Stream.packSpread.rawValue)
-        pack = VirtualPack(configuration: scenario.pack, random: &spread)
-        sensorNoise = root.derived(stream: Stream.sensors.rawValue)
-        let packCapacityAh = scenario.pack.cellModel.ratedCapacityAh * Double(scenario.pack.parallelCount)
-        load = scenario.load.makeSource(packCapacityAh: packCapacityAh, random: root.derived(stream: Stream.load.rawValue))
+        pack = VirtualPack(design: scenario.pack, faults: scenario.faults, random: &spread)
+        var sensorRandom = root.derived(stream: Stream.sensors.rawValue)
+        sensors = PackSensors(design: scenario.pack.sensors, pack: scenario.pack, random: &sensorRandom)
+        let model = scenario.pack.cellModel
+        let packCapacityAh = model.ratedCapacityAh * Double(scenario.pack.parallelCount)
+        load = scenario.load.makeController(packCapacityAh: packCapacityAh, random: root.derived(stream: Stream.load.rawValue))
+        packResistance = Double(scenario.pack.seriesCount) / Double(scenario.pack.parallelCount)
+            * (model.seriesResistance.value(stateOfCharge: 0.5, temperatureCelsius: 25) + model.r1.value(stateOfCharge: 0.5, temperatureCelsius: 25))
         let configuration = try FirmwareSetup.configuration(for: scenario.pack)
-        let board = VirtualBoard(cellCount: scenario.pack.seriesCount, temperatureSensorCount: scenario.pack.temperatureSensorCount)
+        let board = VirtualBoard(cellCount: scenario.pack.seriesCount, temperatureSensorCount: scenario.pack.temperatureSensorCells.count)
         do {
             loop = try ControlLoop(board: board, configuration: configuration)
         } catch {
             throw HarnessError("the firmware rejected the configuration: \(error.explanation)")
         }
+        sensors.refreshFaults(scenario.faults, at: now)
+        applyBoardFaults()
+        sense()
     }
 
     /// Runs one tick: the load draws current for 1 ms, the sensors latch what the pack shows,
     /// then the firmware ticks at the end of that millisecond.
     public mutating func step() {
         let period = ControlLoopTiming.tickPeriod
-        let current = load.current(at: now)
-        pack.advance(current: current, seconds: Double(period.rawValue) / 1_000_000)
+        let context = LoadContext(time: now, packVoltage: pack.packVoltage, seriesCount: scenario.pack.seriesCount,
+                                  packResistance: packResistance, displayedStateOfCharge: loop.stateOfCharge.map(Double.init))
+        let demand = load.current(context)
+        // The firmware does not switch contactors yet (protection and contactor sequencing come
+        // with their own issue): the load is connected throughout.
+        pack.advance(current: demand, dt: period, linkCurrentPath: .closed)
         now = now + period
-        pack.senseCells(into: &loop.board.cellMonitor.latched, random: &sensorNoise)
-        loop.board.currentSensor.latched = pack.senseCurrent(random: &sensorNoise)
+        sinceSlowStep += period.rawValue
+        if sinceSlowStep >= 100_000 {
+            sensors.followTemperatures(pack, seconds: Double(sinceSlowStep) * 1e-6)
+            sensors.refreshFaults(scenario.faults, at: now)
+            applyBoardFaults()
+            sinceSlowStep = 0
+        }
+        sense()
         loop.board.clock = now
         loop.tick(now: now)
+    }
+
+    mutating func sense() {
+        sensors.senseCells(pack.hot, into: &loop.board.cellMonitor.latched)
+        loop.board.currentSensor.latched = sensors.sensePack(current: pack.current, packVoltage: pack.packVoltage,
+                                                             linkVoltage: pack.linkVoltage)
+    }
+
+    /// Peripheral faults the board itself shows: a silent front end, welded or stuck contactors.
+    mutating func applyBoardFaults() {
+        loop.board.cellMonitor.failure = sensors.frontEndTimedOut ? VirtualFailure(kind: .timeout) : nil
+        var forced = ContactorFeedback()
+        for fault in scenario.faults where fault.severity(at: now) > 0 {
+            switch fault.kind {
+            case .contactorWelded(let c): forced[c] = .closed
+            case .contactorFailsToClose(let c): forced[c] = .open
+            default: break
+            }
+        }
+        loop.board.contactors.forced = forced
     }
 
     /// What the pack and the firmware show now.
     public var sample: SimulationSample {
         SimulationSample(time: now, current: pack.current, trueStateOfCharge: pack.meanStateOfCharge,
-                         estimatedStateOfCharge: loop.stateOfCharge, cellStatistics: loop.cellStatistics)
+                         estimatedStateOfCharge: loop.stateOfCharge, cellStatistics: loop.cellStatistics,
+                         temperatureStatistics: loop.temperatureStatistics, ambient: pack.ambientTemperature,
+                         hottestCell: pack.elements.map(\.temperature).max() ?? 0, activity: load.activity.rawValue)
     }
 
     /// Runs until `duration` of simulated time has passed, calling `record` once per simulated
-    /// second (after that second's last tick).
-    public mutating func run(for duration: Microseconds, record: (SimulationSample) -> Void) {
+    /// second and `truth` every `truthInterval` (after that tick).
+    public mutating func run(for duration: Microseconds, truthInterval: Microseconds? = nil,
+                             record: (SimulationSample) -> Void, truth: (VirtualPack) -> Void = { _ in }) {
         let end = now + duration
         let ticksPerRecord = Int(ControlLoopTiming.ticksPerSecond)
-        var tick = 0
+        let ticksPerTruth = truthInterval.map { Int($0.rawValue / ControlLoopTiming.tickPeriod.rawValue) } ?? 0
+        var tick = 0, truthTick = 0
         while now < end {
             step()
             tick += 1
             if tick == ticksPerRecord {
                 tick = 0
                 record(sample)
+            }
+            if ticksPerTruth > 0 {
+                truthTick += 1
+                if truthTick == ticksPerTruth { truthTick = 0; truth(pack) }
             }
         }
     }

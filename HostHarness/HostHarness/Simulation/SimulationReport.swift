@@ -8,8 +8,10 @@ import HAL
 /// Collects the time series and writes the run's files.
 public struct SimulationReport {
     public static let timeSeriesHeader =
-        "time_s,current_a,soc_true,soc_est,cell_min_mv,cell_min_index,cell_max_mv,cell_max_index,cell_mean_mv,cell_spread_mv\n"
+        "time_s,current_a,soc_true,soc_est,cell_min_mv,cell_min_index,cell_max_mv,cell_max_index,cell_mean_mv,cell_spread_mv,temp_max_c,ambient_c,hottest_cell_c,activity\n"
+    public static let truthHeader = "time_s,cell,soc,capacity_ah,r0_mohm,r0_ref_mohm,temperature_c,leak_ma,voltage_v,faults\n"
     public private(set) var timeSeries = SimulationReport.timeSeriesHeader
+    public private(set) var truth = SimulationReport.truthHeader
 
     public init() {}
 
@@ -19,11 +21,28 @@ public struct SimulationReport {
         row += "\(Fixed.text(s.trueStateOfCharge, decimals: 5)),"
         row += s.estimatedStateOfCharge.map { Fixed.text(Double($0), decimals: 5) } ?? ""
         if let c = s.cellStatistics {
-            row += ",\(c.minimum.rawValue),\(c.minimumIndex + 1),\(c.maximum.rawValue),\(c.maximumIndex + 1),\(c.mean.rawValue),\(c.spread)\n"
+            row += ",\(c.minimum.rawValue),\(c.minimumIndex + 1),\(c.maximum.rawValue),\(c.maximumIndex + 1),\(c.mean.rawValue),\(c.spread)"
         } else {
-            row += ",,,,,,\n"
+            row += ",,,,,,"
         }
+        row += "," + (s.temperatureStatistics.map { Fixed.text(Double($0.maximum.rawValue) / 10, decimals: 1) } ?? "")
+        row += ",\(Fixed.text(s.ambient, decimals: 2)),\(Fixed.text(s.hottestCell, decimals: 2)),\(s.activity)\n"
         timeSeries += row
+    }
+
+    /// Appends the truth rows for every cell: true SOC, capacity, R0 now and at 25 °C / 50 % SOC,
+    /// temperature, leak current, terminal voltage and the faults active on that cell.
+    public mutating func recordTruth(_ pack: VirtualPack) {
+        let model = pack.design.cellModel
+        let reference = model.seriesResistance.value(stateOfCharge: 0.5, temperatureCelsius: 25)
+        let time = Fixed.text(Double(pack.time.microsecondsSinceOrigin) / 1e6, decimals: 1)
+        for (i, e) in pack.elements.enumerated() {
+            let cellFaults = pack.activeFaults.filter { $0.hasPrefix("cell \(i + 1) ") }.joined(separator: ";")
+            truth += "\(time),\(i + 1),\(Fixed.text(pack.stateOfCharge(i), decimals: 5)),\(Fixed.text(e.capacityAmpereSeconds / 3_600, decimals: 4)),"
+            truth += "\(Fixed.text(pack.seriesResistance(i) * 1_000, decimals: 3)),\(Fixed.text(reference * e.resistanceFactor * 1_000, decimals: 3)),"
+            truth += "\(Fixed.text(e.temperature, decimals: 2)),\(Fixed.text(pack.leakCurrent(i) * 1_000, decimals: 3)),"
+            truth += "\(Fixed.text(pack.terminalVoltage(i), decimals: 4)),\(cellFaults)\n"
+        }
     }
 
     /// The summary as JSON text with a fixed key order.
@@ -53,12 +72,13 @@ public struct SimulationReport {
         return "{\n" + fields.map { "  \"\($0.0)\": \($0.1)" }.joined(separator: ",\n") + "\n}\n"
     }
 
-    /// Writes `summary.json` and `timeseries.csv` into `directory` (created if needed).
+    /// Writes `summary.json`, `timeseries.csv` and `truth.csv` into `directory` (created if needed).
     public func write(summary: String, to directory: URL) throws(HarnessError) {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try Data(summary.utf8).write(to: directory.appendingPathComponent("summary.json"))
             try Data(timeSeries.utf8).write(to: directory.appendingPathComponent("timeseries.csv"))
+            try Data(truth.utf8).write(to: directory.appendingPathComponent("truth.csv"))
         } catch {
             throw HarnessError("cannot write the outputs to \(directory.path): \(error.localizedDescription)")
         }

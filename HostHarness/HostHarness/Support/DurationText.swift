@@ -4,8 +4,8 @@ import HAL
 /// Parses and prints durations.
 public enum DurationText {
     /// Parses e.g. "1h", "90s", "1h30m", "2d", "500ms" into microseconds; nil when malformed,
-    /// zero or longer than 10 years.
-    public static func parse(_ text: String) -> Microseconds? {
+    /// longer than 10 years, or zero (unless `allowZero`).
+    public static func parse(_ text: String, allowZero: Bool = false) -> Microseconds? {
         let units: [(String, Int64)] = [("ms", 1_000), ("d", 86_400_000_000), ("h", 3_600_000_000),
                                         ("m", 60_000_000), ("s", 1_000_000)]
         var rest = Substring(text)
@@ -19,7 +19,7 @@ public enum DurationText {
             rest = rest.dropFirst(suffix.count)
             total += value * scale
         }
-        guard total > 0, total <= 10 * 365 * 86_400_000_000 else { return nil }
+        guard total > 0 || (allowZero && total == 0), total <= 10 * 365 * 86_400_000_000 else { return nil }
         return Microseconds(total)
     }
 

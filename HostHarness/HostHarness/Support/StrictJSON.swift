@@ -33,7 +33,30 @@ public struct StrictJSONObject {
         HarnessError("\(file): '\(key(name))': \(problem)")
     }
 
-    public func has(_ name: String) -> Bool { values[name] != nil }
+    public func has(_ name: String) -> Bool { values[name] != nil && !(values[name] is NSNull) }
+
+    /// `double(name, in:)` when the key is present, else `fallback`.
+    public mutating func double(_ name: String, in range: ClosedRange<Double>, default fallback: Double) throws(HarnessError) -> Double {
+        guard has(name) else { used.insert(name); return fallback }
+        return try double(name, in: range)
+    }
+
+    /// An array of objects.
+    public mutating func objects(_ name: String) throws(HarnessError) -> [StrictJSONObject] {
+        guard let array = try raw(name) as? [Any] else { throw fail(name, "expected an array of objects") }
+        var result: [StrictJSONObject] = []
+        for (i, element) in array.enumerated() {
+            guard let dictionary = element as? [String: Any] else { throw fail(name, "element \(i + 1) is not an object") }
+            result.append(StrictJSONObject(values: dictionary, path: "\(key(name))[\(i + 1)]", file: file))
+        }
+        return result
+    }
+
+    /// An array of strings.
+    public mutating func stringArray(_ name: String) throws(HarnessError) -> [String] {
+        guard let array = try raw(name) as? [String] else { throw fail(name, "expected an array of strings") }
+        return array
+    }
 
     /// The value as a number, or nil for anything else (JSON booleans included: Foundation hands
     /// them out as NSNumber too).

@@ -1,35 +1,244 @@
-// Loads that draw current from the virtual pack: a constant current, or a delivery-scooter duty
-// profile generated from a seed. Current is positive when charging (regenerative braking).
+// Loads and chargers that draw from or feed the virtual pack: rest, constant current or power,
+// a CC-CV charger, CSV profiles, delivery riding, a delivery day (shifts, depot charging), and
+// sequences of these. Current is positive when charging; so is power.
+import Foundation
 import HAL
 
-/// The current a load draws over time.
-public enum LoadProfile: Equatable, Sendable {
-    /// A constant current in amperes (negative = discharge).
-    case constant(amperes: Double)
-    /// Delivery riding: launches, cruising, climbs, regenerative braking, stops and delivery rests.
-    case delivery
+/// What a load can see when it decides its current.
+public struct LoadContext: Sendable {
+    public var time: Instant
+    /// Pack terminal voltage (V) and the number of series elements.
+    public var packVoltage: Double
+    public var seriesCount: Int
+    /// The pack's resistance as a charger would estimate it (Ω), for voltage regulation.
+    public var packResistance: Double
+    /// The state of charge the BMS displays (nil: not known yet).
+    public var displayedStateOfCharge: Double?
 
-    /// A stateful source of this profile's current for a pack of `packCapacityAh`.
-    public func makeSource(packCapacityAh: Double, random: SplitMix64) -> LoadSource {
-        switch self {
-        case .constant(let amperes): return LoadSource(constant: amperes)
-        case .delivery: return LoadSource(delivery: DeliveryRide(capacityAh: packCapacityAh, random: random))
+    public init(time: Instant, packVoltage: Double, seriesCount: Int, packResistance: Double, displayedStateOfCharge: Double?) {
+        self.time = time
+        self.packVoltage = packVoltage
+        self.seriesCount = seriesCount
+        self.packResistance = packResistance
+        self.displayedStateOfCharge = displayedStateOfCharge
+    }
+}
+
+/// A CC-CV charger's settings.
+public struct ChargerSettings: Equatable, Sendable {
+    /// Constant current (A, positive), the voltage per cell to hold (V), and the current at which
+    /// the constant-voltage phase ends (A).
+    public var current: Double
+    public var cellVoltage: Double
+    public var cutoffCurrent: Double
+
+    public init(current: Double, cellVoltage: Double, cutoffCurrent: Double) {
+        self.current = current
+        self.cellVoltage = cellVoltage
+        self.cutoffCurrent = cutoffCurrent
+    }
+}
+
+/// A delivery day: riding shifts, heading to the depot when the displayed SOC runs low or the
+/// shift ends, CC-CV charging there, resting otherwise; every day the same.
+public struct DeliveryDayPlan: Equatable, Sendable {
+    /// Shifts as (start, end) hours of the day.
+    public var shifts: [(start: Double, end: Double)]
+    /// Displayed SOC at which the rider heads back to charge.
+    public var returnStateOfCharge: Double
+    public var charger: ChargerSettings
+
+    public static func == (a: DeliveryDayPlan, b: DeliveryDayPlan) -> Bool {
+        a.returnStateOfCharge == b.returnStateOfCharge && a.charger == b.charger
+            && a.shifts.map(\.start) == b.shifts.map(\.start) && a.shifts.map(\.end) == b.shifts.map(\.end)
+    }
+
+    public init(shifts: [(start: Double, end: Double)], returnStateOfCharge: Double, charger: ChargerSettings) {
+        self.shifts = shifts
+        self.returnStateOfCharge = returnStateOfCharge
+        self.charger = charger
+    }
+}
+
+/// A time series (seconds → value), linear between points, optionally repeating.
+public struct ProfileSeries: Equatable, Sendable {
+    public var time: [Double]
+    public var value: [Double]
+    public var repeats: Bool
+
+    /// Reads a CSV with `time_s` and either `current_a` or `power_w`; returns the series and
+    /// whether it is power. Errors name the file and line.
+    public static func load(_ path: String, repeats: Bool) throws(HarnessError) -> (ProfileSeries, isPower: Bool) {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw HarnessError("\(path): cannot read the profile") }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
+        guard let header = lines.first?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }),
+              let t = header.firstIndex(of: "time_s") else { throw HarnessError("\(path):1: missing column 'time_s'") }
+        let power = header.firstIndex(of: "power_w"), current = header.firstIndex(of: "current_a")
+        guard let v = current ?? power else { throw HarnessError("\(path):1: needs a 'current_a' or a 'power_w' column") }
+        var series = ProfileSeries(time: [], value: [], repeats: repeats)
+        for (n, line) in lines.enumerated().dropFirst() where !line.isEmpty {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard max(t, v) < fields.count, let time = Double(fields[t].trimmingCharacters(in: .whitespaces)),
+                  let value = Double(fields[v].trimmingCharacters(in: .whitespaces)), time.isFinite, value.isFinite else {
+                throw HarnessError("\(path):\(n + 1): expected numbers in 'time_s' and '\(header[v])'")
+            }
+            if let last = series.time.last, time <= last { throw HarnessError("\(path):\(n + 1): time must increase") }
+            series.time.append(time); series.value.append(value)
         }
+        guard series.time.count >= 2 else { throw HarnessError("\(path): needs at least two rows") }
+        return (series, current == nil)
+    }
+
+    /// The value at `seconds` since the start of the series.
+    public func value(at seconds: Double) -> Double {
+        var t = seconds
+        let span = time[time.count - 1] - time[0]
+        if repeats && span > 0 { t = time[0] + (t - time[0]).truncatingRemainder(dividingBy: span) }
+        guard t > time[0] else { return value[0] }
+        guard t < time[time.count - 1] else { return repeats ? value[0] : value[value.count - 1] }
+        var low = 0, high = time.count - 1
+        while high - low > 1 { let m = (low + high) / 2; if time[m] <= t { low = m } else { high = m } }
+        return value[low] + (value[high] - value[low]) * (t - time[low]) / (time[high] - time[low])
+    }
+}
+
+/// A load as specified in a scenario.
+public indirect enum LoadProfile: Equatable, Sendable {
+    case rest
+    /// A constant current (A, negative = discharge).
+    case constantCurrent(amperes: Double)
+    /// A constant power (W, negative = discharge).
+    case constantPower(watts: Double)
+    /// A CC-CV charger.
+    case charge(ChargerSettings)
+    /// A current or power series from a CSV file.
+    case profile(ProfileSeries, isPower: Bool)
+    /// Delivery riding without end.
+    case delivery
+    /// Shifts of delivery riding and depot charging, every day.
+    case deliveryDay(DeliveryDayPlan)
+    /// Loads one after the other, each for its duration.
+    case sequence([(LoadProfile, Microseconds)])
+
+    public static func == (a: LoadProfile, b: LoadProfile) -> Bool {
+        switch (a, b) {
+        case (.rest, .rest), (.delivery, .delivery): return true
+        case (.constantCurrent(let x), .constantCurrent(let y)), (.constantPower(let x), .constantPower(let y)): return x == y
+        case (.charge(let x), .charge(let y)): return x == y
+        case (.profile(let x, let p), .profile(let y, let q)): return x == y && p == q
+        case (.deliveryDay(let x), .deliveryDay(let y)): return x == y
+        case (.sequence(let x), .sequence(let y)): return x.map(\.0) == y.map(\.0) && x.map(\.1) == y.map(\.1)
+        default: return false
+        }
+    }
+
+    /// A controller that produces this load's current, for a pack of `packCapacityAh`.
+    public func makeController(packCapacityAh: Double, random: SplitMix64) -> LoadController {
+        LoadController(profile: self, capacityAh: packCapacityAh, random: random)
     }
 }
 
 /// Produces a load's current as the simulation advances (time only moves forward).
-public struct LoadSource: Sendable {
-    var constant: Double?
-    var delivery: DeliveryRide?
+public struct LoadController: Sendable {
+    let profile: LoadProfile
+    let capacityAh: Double
+    var ride: DeliveryRide
+    var charger = ChargerState()
+    /// Delivery day: what the rider is doing, and until when a finished charge rests.
+    public enum Activity: String, Sendable { case resting, riding, charging }
+    public private(set) var activity = Activity.resting
+    var activityStarted = Instant.origin
+    /// Sequence: the step in force and its controller.
+    var step = 0
+    var stepStart = Instant.origin
+    var stepController: [LoadController] = []
 
-    init(constant: Double) { self.constant = constant }
-    init(delivery: DeliveryRide) { self.delivery = delivery }
+    init(profile: LoadProfile, capacityAh: Double, random: SplitMix64) {
+        self.profile = profile
+        self.capacityAh = capacityAh
+        ride = DeliveryRide(capacityAh: capacityAh, random: random)
+        if case .sequence(let steps) = profile {
+            stepController = steps.enumerated().map { i, s in
+                LoadController(profile: s.0, capacityAh: capacityAh, random: random.derived(stream: UInt64(i + 1)))
+            }
+        }
+    }
 
-    /// The current (A, positive = charging) at `time`.
-    public mutating func current(at time: Instant) -> Double {
-        if let constant { return constant }
-        return delivery!.current(at: time)
+    /// The current (A, positive = charging) the load asks for now.
+    public mutating func current(_ context: LoadContext) -> Double {
+        switch profile {
+        case .rest:
+            return 0
+        case .constantCurrent(let amperes):
+            return amperes
+        case .constantPower(let watts):
+            return watts / max(context.packVoltage, 1)
+        case .charge(let settings):
+            return charger.current(settings, context)
+        case .profile(let series, let isPower):
+            let value = series.value(at: Double(context.time.microsecondsSinceOrigin) * 1e-6)
+            return isPower ? value / max(context.packVoltage, 1) : value
+        case .delivery:
+            return ride.current(at: context.time)
+        case .deliveryDay(let plan):
+            return deliveryDay(plan, context)
+        case .sequence(let steps):
+            while step < steps.count && context.time - stepStart >= steps[step].1 {
+                stepStart = stepStart + steps[step].1
+                step += 1
+            }
+            guard step < steps.count else { return 0 }
+            var shifted = context
+            shifted.time = Instant(microsecondsSinceOrigin: (context.time - stepStart).rawValue)
+            return stepController[step].current(shifted)
+        }
+    }
+
+    mutating func deliveryDay(_ plan: DeliveryDayPlan, _ context: LoadContext) -> Double {
+        let hour = (Double(context.time.microsecondsSinceOrigin) / 3.6e9).truncatingRemainder(dividingBy: 24)
+        let inShift = plan.shifts.contains { hour >= $0.start && hour < $0.end }
+        switch activity {
+        case .resting:
+            if inShift && (context.displayedStateOfCharge ?? 1) > plan.returnStateOfCharge + 0.1 {
+                activity = .riding
+                ride.startShift(at: context.time)
+            }
+        case .riding:
+            if !inShift || (context.displayedStateOfCharge.map { $0 <= plan.returnStateOfCharge } ?? false) {
+                activity = .charging
+                charger = ChargerState()
+            }
+        case .charging:
+            if charger.finished { activity = .resting }
+        }
+        switch activity {
+        case .resting: return 0
+        case .riding: return ride.current(at: context.time)
+        case .charging: return charger.current(plan.charger, context)
+        }
+    }
+}
+
+/// A CC-CV charger: constant current until the pack reaches the voltage per cell, then the
+/// current that holds that voltage (an integrating controller on the measured pack voltage),
+/// until it falls to the cut-off.
+public struct ChargerState: Sendable {
+    var command = 0.0
+    var inConstantVoltage = false
+    public private(set) var finished = false
+
+    mutating func current(_ s: ChargerSettings, _ context: LoadContext) -> Double {
+        guard !finished else { return 0 }
+        let target = s.cellVoltage * Double(context.seriesCount)
+        // Move half-way to the current that would put the pack exactly at the target voltage.
+        let correction = (target - context.packVoltage) / max(context.packResistance, 1e-3)
+        command = min(s.current, max(0, command + 0.5 * correction))
+        if context.packVoltage >= target - 0.001 * Double(context.seriesCount) { inConstantVoltage = true }
+        if inConstantVoltage && command < s.cutoffCurrent {
+            finished = true
+            command = 0
+        }
+        return command
     }
 }
 
@@ -48,7 +257,7 @@ public struct DeliveryRide: Sendable {
     let capacityAh: Double
     var random: SplitMix64
     /// The segment in force and the ones planned after it.
-    var current = Segment(start: 0, end: 0, from: 0, to: 0)
+    var segment = Segment(start: 0, end: 0, from: 0, to: 0)
     var planned: [Segment] = []
     /// Riding time left before the next delivery stop (µs).
     var rideLeft: Int64 = 0
@@ -60,20 +269,27 @@ public struct DeliveryRide: Sendable {
         rideLeft = Int64(self.random.uniform(240, 720) * 1_000_000)
     }
 
+    /// Restarts the ride at `time` (a new shift): standing still, a ride ahead.
+    mutating func startShift(at time: Instant) {
+        segment = Segment(start: time.microsecondsSinceOrigin, end: time.microsecondsSinceOrigin, from: 0, to: 0)
+        planned = []
+        rideLeft = Int64(random.uniform(240, 720) * 1_000_000)
+    }
+
     mutating func current(at time: Instant) -> Double {
         let t = time.microsecondsSinceOrigin
-        while t >= current.end {
+        while t >= segment.end {
             if planned.isEmpty { planNextStep() }
-            current = planned.removeFirst()
+            segment = planned.removeFirst()
         }
-        let fraction = Double(t - current.start) / Double(current.end - current.start)
-        return current.from + (current.to - current.from) * fraction
+        let fraction = Double(t - segment.start) / Double(segment.end - segment.start)
+        return segment.from + (segment.to - segment.from) * fraction
     }
 
     /// Plans a ramp from the present level to `target` and a hold there for `seconds`.
     mutating func plan(_ target: Double, holdSeconds seconds: Double) {
-        let start = planned.last?.end ?? current.end
-        let level = planned.last?.to ?? current.to
+        let start = planned.last?.end ?? segment.end
+        let level = planned.last?.to ?? segment.to
         let rampEnd = start + DeliveryRide.rampMicroseconds
         planned.append(Segment(start: start, end: rampEnd, from: level, to: target))
         planned.append(Segment(start: rampEnd, end: rampEnd + Int64(seconds * 1_000_000), from: target, to: target))
@@ -81,7 +297,7 @@ public struct DeliveryRide: Sendable {
 
     mutating func planNextStep() {
         let c = capacityAh
-        let level = current.to
+        let level = segment.to
         if rideLeft <= 0 {
             // Deliver, then ride to the next address.
             plan(0, holdSeconds: random.uniform(120, 480))

@@ -1,124 +1,344 @@
-// The virtual pack: series elements (cells or parallel groups) with true state, advanced only
-// when told, and sensed the way a front end would sense them (quantised, with seeded noise).
+// The virtual pack: series elements (a cell or a parallel group) with true electrical, thermal
+// and ageing state, advanced only when told, and sensed the way a front end would sense it.
 import HAL
-
-/// How the virtual pack is built.
-public struct VirtualPackConfiguration: Equatable, Sendable {
-    public var cellModel: CellModel
-    public var seriesCount: Int
-    public var parallelCount: Int
-    public var temperatureSensorCount: Int
-    public var ambientCelsius: Double
-    /// Mean initial state of charge (0...1).
-    public var initialStateOfCharge: Double
-    /// Standard deviations of the cell-to-cell spread: relative capacity, relative resistance,
-    /// absolute initial SOC.
-    public var capacitySpread: Double
-    public var resistanceSpread: Double
-    public var stateOfChargeSpread: Double
-    /// Standard deviation of the cell-voltage measurement noise (mV) and current noise (mA).
-    public var cellVoltageNoiseMillivolts: Double
-    public var currentNoiseMilliamperes: Double
-
-    public init(cellModel: CellModel, seriesCount: Int, parallelCount: Int, temperatureSensorCount: Int,
-                ambientCelsius: Double, initialStateOfCharge: Double, capacitySpread: Double,
-                resistanceSpread: Double, stateOfChargeSpread: Double, cellVoltageNoiseMillivolts: Double,
-                currentNoiseMilliamperes: Double) {
-        self.cellModel = cellModel
-        self.seriesCount = seriesCount
-        self.parallelCount = parallelCount
-        self.temperatureSensorCount = temperatureSensorCount
-        self.ambientCelsius = ambientCelsius
-        self.initialStateOfCharge = initialStateOfCharge
-        self.capacitySpread = capacitySpread
-        self.resistanceSpread = resistanceSpread
-        self.stateOfChargeSpread = stateOfChargeSpread
-        self.cellVoltageNoiseMillivolts = cellVoltageNoiseMillivolts
-        self.currentNoiseMilliamperes = currentNoiseMilliamperes
-    }
-}
 
 /// The true state of the pack. Current is positive when charging.
 public struct VirtualPack: Sendable {
-    /// One series element: `parallelCount` cells in parallel, treated as one big cell.
-    public struct Element: Equatable, Sendable {
-        /// True state of charge (0...1 in normal use; not clamped, so over-discharge shows).
-        public var stateOfCharge: Double
-        /// True capacity in ampere-seconds.
-        public var capacityAmpereSeconds: Double
-        /// Series resistance in ohms.
-        public var resistanceOhm: Double
+    /// What the 1 ms step touches for one element, kept small and contiguous so the step runs in
+    /// place (no copies of the larger `Element`).
+    public struct HotElement: Sendable {
+        public var circuit: CircuitState
+        var coefficients: CircuitCoefficients
+        /// Terminal voltage at the element's sense taps, contacts included (V).
+        public var terminalVoltage: Double = 0
+        /// Heat since the last thermal step (J), internal leak (A), short conductance (S),
+        /// dOCV/dT (V/K) and temperature (K) for the entropic heat.
+        var heat: Double = 0
+        var leakCurrent: Double = 0
+        var shortConductance: Double = 0
+        var entropic: Double = 0
+        var kelvin: Double = 298.15
+        /// The current the charge-transfer overpotential was last computed for, and its value:
+        /// reused while the current holds (most of a drive cycle), recomputed when it changes.
+        var chargeTransferCurrent: Double = .nan
+        var chargeTransfer: Double = 0
+        /// SOC, temperature (°C) and resistance factor the coefficients were computed at.
+        var coefficientsAt = (soc: Double.nan, celsius: Double.nan, factor: Double.nan, capacity: Double.nan)
     }
 
-    public let configuration: VirtualPackConfiguration
+    /// One series element: `parallelCount` cells in parallel, treated as one big cell (the slowly
+    /// changing state; the fast state is in `hot`).
+    public struct Element: Sendable {
+        /// Lumped temperature (°C).
+        public var temperature: Double
+        /// Present capacity (As): as built × ageing × faults.
+        public var capacityAmpereSeconds: Double
+        /// Capacity as built (As).
+        public let builtCapacityAmpereSeconds: Double
+        /// Resistance multiplier: spread × ageing × faults.
+        public var resistanceFactor: Double
+        let builtResistanceFactor: Double
+        let selfDischargeCurrent: Double
+        /// Relative capacity lost to calendar and cycle ageing.
+        public var calendarFade: Double = 0
+        public var cycleFade: Double = 0
+        // Fault state (refreshed every 100 ms from the schedule).
+        var shortConductance: Double = 0
+        var extraHeat: Double = 0
+        var faultResistanceFactor: Double = 1
+        var faultCapacityFactor: Double = 1
+        // Cycle counting.
+        var lastExtreme: Double              // SOC at the end of the last half-cycle
+        var runningExtreme: Double           // furthest SOC of the present half-cycle
+        var direction: Double = 0            // +1 charging, −1 discharging, 0 unknown
+    }
+
+    public let design: PackDesign
     public private(set) var elements: [Element]
-    /// Each element's terminal voltage (V) at the present state, refreshed by `advance`.
-    public private(set) var terminalVoltages: [Double]
-    /// The cell model's OCV curve, resampled for constant-time lookup.
-    let openCircuitVoltage: UniformTable
-    /// The current flowing now (A, positive = charging).
+    public private(set) var hot: [HotElement]
+    /// The current flowing now (A, positive = charging) and the time since the start.
     public private(set) var current: Double = 0
-    /// The exact charge that has flowed in (As, net, positive = charged), for checking counters.
+    public private(set) var time = Instant.origin
+    /// The exact net charge that has flowed through the terminals (As), for checking counters.
     public private(set) var netChargeAmpereSeconds: Double = 0
+    /// Energy bookkeeping (J): in through the terminals, into the cells' open-circuit voltage
+    /// (stored), and dissipated as heat (cells, contacts, busbars). In = stored + heat.
+    public private(set) var energyThroughTerminals: Double = 0
+    public private(set) var energyStored: Double = 0
+    public private(set) var energyDissipated: Double = 0
+    /// Stack voltage including busbars (V), and the DC link on the load side of the contactors (V).
+    public private(set) var packVoltage: Double = 0
+    public private(set) var linkVoltage: Double = 0
+    /// Faults scheduled for this pack, and the labels of those active now.
+    public let faults: [ScheduledFault]
+    public private(set) var activeFaults: [String] = []
+    /// Heat dissipated in the busbars since the last thermal step (J, per busbar).
+    var busbarHeat: [Double]
+    let ocv: UniformTable
+    var sinceThermalStep: Int64 = 0
+    /// The time step the element coefficients are computed for (s).
+    var step = 0.001
+    var sinceAgeingStep: Int64 = 0
+    static let thermalStep: Int64 = 100_000      // µs
+    static let ageingStep: Int64 = 1_000_000     // µs
 
     /// Builds the pack, drawing the cell-to-cell spread from `random`.
-    public init(configuration c: VirtualPackConfiguration, random: inout SplitMix64) {
-        configuration = c
-        let groupCapacity = c.cellModel.referenceCapacityAh * 3_600 * Double(c.parallelCount)
-        let groupResistance = c.cellModel.seriesResistance.value(stateOfCharge: 0.5, temperatureCelsius: 25) / Double(c.parallelCount)
-        openCircuitVoltage = UniformTable(points: 2_001) { c.cellModel.openCircuitVoltage[$0] }
-        elements = (0..<c.seriesCount).map { _ in
-            Element(stateOfCharge: c.initialStateOfCharge + c.stateOfChargeSpread * random.standardNormalish(),
-                    capacityAmpereSeconds: groupCapacity * (1 + c.capacitySpread * random.standardNormalish()),
-                    resistanceOhm: groupResistance * (1 + c.resistanceSpread * random.standardNormalish()))
+    public init(design d: PackDesign, faults: [ScheduledFault] = [], random: inout SplitMix64) {
+        design = d
+        self.faults = faults
+        ocv = UniformTable(points: 4_001) { d.cellModel.openCircuitVoltage[$0] }
+        let model = d.cellModel
+        let capacity = model.referenceCapacityAh * 3_600 * Double(d.parallelCount)
+        let ambient = d.thermal.ambient.celsius(at: 0)
+        var elements: [Element] = [], hot: [HotElement] = []
+        for _ in 0..<d.seriesCount {
+            let soc = d.initialStateOfCharge + d.stateOfChargeSpread * random.standardNormalish()
+            let q = capacity * (1 + d.capacitySpread * random.standardNormalish())
+            let r = (1 + d.resistanceSpread * random.standardNormalish()) / Double(d.parallelCount)
+            let leak = model.selfDischargePerMonth * q / (30 * 86_400) * max(0, 1 + d.selfDischargeSpread * random.standardNormalish())
+            let c = CircuitCoefficients(model: model, stateOfCharge: soc, celsius: ambient, capacityAmpereSeconds: q,
+                                        resistanceFactor: r, step: 0.001)
+            elements.append(Element(temperature: ambient, capacityAmpereSeconds: q, builtCapacityAmpereSeconds: q, resistanceFactor: r,
+                                    builtResistanceFactor: r, selfDischargeCurrent: leak, lastExtreme: soc, runningExtreme: soc))
+            hot.append(HotElement(circuit: CircuitState(stateOfCharge: soc), coefficients: c))
         }
-        terminalVoltages = Array(repeating: 0, count: c.seriesCount)
-        refreshTerminalVoltages()
+        self.elements = elements
+        self.hot = hot
+        busbarHeat = Array(repeating: 0, count: max(0, d.seriesCount - 1))
+        refreshSlowState()
+        refreshVoltages()
+        linkVoltage = 0
     }
 
-    /// Lets `current` (A, positive = charging) flow for `seconds`.
-    public mutating func advance(current: Double, seconds: Double) {
+    // MARK: - Time
+
+    /// Lets `current` (A, positive = charging) flow through the terminals for `dt` (1 ms in a
+    /// simulation; any step up to 100 ms works, the RC factors follow the step).
+    public mutating func advance(current: Double, dt: Microseconds, linkCurrentPath: LinkPath) {
+        let seconds = Double(dt.rawValue) * 1e-6
+        if seconds != step {
+            step = seconds
+            for i in hot.indices { hot[i].coefficients.setStep(seconds) }
+        }
         self.current = current
-        let charge = current * seconds
-        netChargeAmpereSeconds += charge
-        for i in elements.indices {
-            elements[i].stateOfCharge += charge / elements[i].capacityAmpereSeconds
+        netChargeAmpereSeconds += current * seconds
+        time = time + dt
+        let contact = design.contactResistance, contactDrop = contact * current
+        var stack = 0.0, open = 0.0
+        let scale = ocv.scale
+        Asinh.table.withUnsafeBufferPointer { asinh in
+          ocv.values.withUnsafeBufferPointer { table in
+            hot.withUnsafeMutableBufferPointer { elements in
+              for i in elements.indices {
+                let c = elements[i].coefficients
+                elements[i].circuit.advance(current: current, leak: elements[i].leakCurrent, c)
+                if current != elements[i].chargeTransferCurrent {
+                    elements[i].chargeTransferCurrent = current
+                    elements[i].chargeTransfer = CircuitState.instantaneousOverpotential(current: current, c, asinh: asinh)
+                }
+                let state = elements[i].circuit
+                let overpotential = elements[i].chargeTransfer + state.v1 + state.v2
+                let v = UniformTable.lookup(state.stateOfCharge, scale: scale, table) + c.ocvShift
+                    + c.hysteresisVoltage * state.hysteresis + overpotential
+                // Irreversible heat I·(v − U), entropic heat I·T·dU/dT, the contacts' I²R and the
+                // internal short's V²·G.
+                let g = elements[i].shortConductance
+                if current != 0 || g != 0 {
+                    elements[i].heat += (current * (overpotential + elements[i].kelvin * elements[i].entropic + contactDrop)
+                                         + g * v * v) * seconds
+                }
+                elements[i].terminalVoltage = v + contactDrop
+                stack += v + contactDrop
+                open += v - overpotential
+              }
+            }
+          }
         }
-        refreshTerminalVoltages()
+        let busbar = design.busbarResistance * current * current * seconds
+        for b in busbarHeat.indices { busbarHeat[b] += busbar }
+        // Bookkeeping: every joule through the terminals is stored at the open-circuit voltage
+        // or dissipated (overpotentials, contacts, busbars); leaks and the entropic term are
+        // accounted in the stored energy's drift and the heat.
+        energyStored += open * current * seconds
+        energyDissipated += (stack - open) * current * seconds + Double(busbarHeat.count) * busbar
+        packVoltage = stack + Double(busbarHeat.count) * design.busbarResistance * current
+        energyThroughTerminals += packVoltage * current * seconds
+        advanceLink(path: linkCurrentPath, seconds: seconds)
+
+        sinceThermalStep += dt.rawValue
+        if sinceThermalStep >= VirtualPack.thermalStep {
+            thermalStep(seconds: Double(sinceThermalStep) * 1e-6)
+            sinceThermalStep = 0
+            refreshSlowState()
+        }
+        sinceAgeingStep += dt.rawValue
+        if sinceAgeingStep >= VirtualPack.ageingStep {
+            ageingStep(seconds: Double(sinceAgeingStep) * 1e-6)
+            sinceAgeingStep = 0
+        }
     }
 
-    mutating func refreshTerminalVoltages() {
-        for i in elements.indices {
-            terminalVoltages[i] = openCircuitVoltage[elements[i].stateOfCharge] + current * elements[i].resistanceOhm
+    /// How the load side connects to the stack.
+    public enum LinkPath: Sendable {
+        /// Main contactors closed: the link follows the pack.
+        case closed
+        /// Only the precharge path: the link charges through the precharge resistor.
+        case precharging
+        /// Open: the link bleeds down.
+        case open
+    }
+
+    /// The current the precharge path draws from the pack now (A, negative: out of the pack).
+    public var prechargeCurrent: Double {
+        -(packVoltage - linkVoltage) / design.link.prechargeResistance
+    }
+
+    mutating func advanceLink(path: LinkPath, seconds: Double) {
+        let link = design.link
+        switch path {
+        case .closed:
+            linkVoltage = packVoltage
+        case .precharging:
+            let tau = link.prechargeResistance * link.capacitance
+            linkVoltage = packVoltage + (linkVoltage - packVoltage) * exp(-seconds / tau)
+        case .open:
+            linkVoltage *= exp(-seconds / (link.bleedResistance * link.capacitance))
         }
     }
 
-    /// The pack's true state of charge, as the mean of its elements' (for comparison with a
-    /// pack-level estimate).
+    /// Recomputes the element voltages for the present state (after construction or a fault).
+    mutating func refreshVoltages() {
+        for i in hot.indices {
+            let h = hot[i]
+            hot[i].terminalVoltage = h.circuit.terminalVoltage(current: current, openCircuitVoltage: ocv[h.circuit.stateOfCharge],
+                                                               h.coefficients) + design.contactResistance * current
+        }
+        packVoltage = hot.reduce(0) { $0 + $1.terminalVoltage } + Double(busbarHeat.count) * design.busbarResistance * current
+    }
+
+    // MARK: - Slow state: faults, circuit coefficients (every 100 ms)
+
+    mutating func refreshSlowState() {
+        for i in elements.indices {
+            hot[i].shortConductance = 0
+            elements[i].extraHeat = 0
+            elements[i].faultResistanceFactor = 1
+            elements[i].faultCapacityFactor = 1
+        }
+        var labels: [String] = []
+        for fault in faults {
+            let s = fault.severity(at: time)
+            guard s > 0 else { continue }
+            labels.append(fault.label)
+            switch fault.kind {
+            case .internalShort(let c, let ohms) where c < elements.count: hot[c].shortConductance = 1 / ohms
+            case .resistanceRise(let c, let factor) where c < elements.count: elements[c].faultResistanceFactor *= 1 + (factor - 1) * s
+            case .capacityFade(let c, let fraction) where c < elements.count: elements[c].faultCapacityFactor *= 1 - fraction * s
+            case .localHeating(let c, let watts) where c < elements.count: elements[c].extraHeat += watts * s
+            default: break
+            }
+        }
+        activeFaults = labels
+        let model = design.cellModel
+        for i in elements.indices {
+            var e = elements[i]
+            let ageing = e.calendarFade + e.cycleFade
+            e.capacityAmpereSeconds = e.builtCapacityAmpereSeconds * max(0.05, 1 - ageing) * e.faultCapacityFactor
+            e.resistanceFactor = e.builtResistanceFactor * (1 + model.ageing.resistanceGrowthPerFade * ageing) * e.faultResistanceFactor
+            let soc = hot[i].circuit.stateOfCharge
+            hot[i].leakCurrent = e.selfDischargeCurrent * arrhenius(e.temperature) + hot[i].shortConductance * hot[i].terminalVoltage
+            // The circuit's elements change smoothly with SOC and temperature: recompute them when
+            // SOC moved by 0.2 % or the temperature by 0.05 K, or ageing or a fault changed them.
+            let at = hot[i].coefficientsAt
+            if !(abs(soc - at.soc) < 0.002 && abs(e.temperature - at.celsius) < 0.05
+                 && e.resistanceFactor == at.factor && e.capacityAmpereSeconds == at.capacity) {
+                hot[i].coefficients = CircuitCoefficients(model: model, stateOfCharge: soc, celsius: e.temperature,
+                                                          capacityAmpereSeconds: e.capacityAmpereSeconds, resistanceFactor: e.resistanceFactor,
+                                                          step: step)
+                hot[i].entropic = model.entropicCoefficient[soc]
+                hot[i].kelvin = e.temperature + 273.15
+                hot[i].chargeTransferCurrent = .nan
+                hot[i].coefficientsAt = (soc, e.temperature, e.resistanceFactor, e.capacityAmpereSeconds)
+            }
+            elements[i] = e
+        }
+    }
+
+    /// exp(Ea/R·(1/298.15 − 1/T)): how much faster a thermally activated process runs at `celsius`.
+    func arrhenius(_ celsius: Double) -> Double {
+        exp(design.cellModel.ageing.activationEnergy / 8.314_462_618 * (1 / 298.15 - 1 / (celsius + 273.15)))
+    }
+
+    // MARK: - Thermal (every 100 ms)
+
+    mutating func thermalStep(seconds: Double) {
+        let d = design, model = d.cellModel
+        let capacity = model.massKilograms * model.specificHeat * Double(d.parallelCount)
+        let toAmbient = d.thermal.cellToAmbient * Double(d.parallelCount)
+        let ambient = d.thermal.ambient.celsius(at: Double(time.microsecondsSinceOrigin) * 1e-6)
+        let before = elements.map(\.temperature)
+        for i in elements.indices {
+            var power = hot[i].heat / seconds + elements[i].extraHeat
+            if i > 0 { power += busbarHeat[i - 1] / 2 / seconds }
+            if i < busbarHeat.count { power += busbarHeat[i] / 2 / seconds }
+            power -= toAmbient * (before[i] - ambient)
+            if i > 0 { power -= d.thermal.cellToNeighbour * (before[i] - before[i - 1]) }
+            if i < elements.count - 1 { power -= d.thermal.cellToNeighbour * (before[i] - before[i + 1]) }
+            elements[i].temperature = before[i] + power * seconds / capacity
+            hot[i].heat = 0
+        }
+        for b in busbarHeat.indices { busbarHeat[b] = 0 }
+    }
+
+    /// The ambient temperature now (°C).
+    public var ambientTemperature: Double { design.thermal.ambient.celsius(at: Double(time.microsecondsSinceOrigin) * 1e-6) }
+
+    // MARK: - Ageing (every second, times the acceleration)
+
+    mutating func ageingStep(seconds: Double) {
+        let a = design.cellModel.ageing
+        let days = seconds * design.ageingAcceleration / 86_400
+        for i in elements.indices {
+            var e = elements[i]
+            let speed = arrhenius(e.temperature)
+            // Calendar: loss = k·A(T)·f(SOC)·√t, advanced through the equivalent time of the loss so far.
+            let soc = hot[i].circuit.stateOfCharge
+            let rate = a.calendarFadePerSqrtDay * speed * (0.5 + max(0, min(1, soc)))
+            if rate > 0 {
+                let equivalentDays = (e.calendarFade / rate) * (e.calendarFade / rate)
+                e.calendarFade = rate * (equivalentDays + days).squareRoot()
+            }
+            // Cycling: a half-cycle of depth d costs ½·k·d^β, counted when the SOC turns back by 2 %.
+            let moving: Double = soc > e.runningExtreme ? 1 : (soc < e.runningExtreme ? -1 : 0)
+            if e.direction == 0 { e.direction = moving }
+            if moving == e.direction || moving == 0 {
+                if (e.direction > 0 && soc > e.runningExtreme) || (e.direction < 0 && soc < e.runningExtreme) { e.runningExtreme = soc }
+            } else if abs(soc - e.runningExtreme) > 0.02 {
+                let depth = abs(e.runningExtreme - e.lastExtreme)
+                e.cycleFade += 0.5 * a.cycleFadePerFullCycle * pow(depth, a.depthExponent) * speed * design.ageingAcceleration
+                e.lastExtreme = e.runningExtreme
+                e.runningExtreme = soc
+                e.direction = moving
+            }
+            elements[i] = e
+        }
+    }
+
+    // MARK: - Truth
+
+    /// The pack's true state of charge as the mean of its elements'.
     public var meanStateOfCharge: Double {
-        elements.reduce(0) { $0 + $1.stateOfCharge } / Double(elements.count)
+        hot.reduce(0) { $0 + $1.circuit.stateOfCharge } / Double(hot.count)
     }
 
-    /// Fills a front end's readings: every cell quantised to 1 mV after noise; temperatures at
-    /// ambient quantised to 0.1 °C.
-    public func senseCells(into readings: inout CellMonitorReadings, random: inout SplitMix64) {
-        let noise = configuration.cellVoltageNoiseMillivolts
-        for i in 0..<min(readings.cellVoltages.count, elements.count) {
-            let millivolts = terminalVoltages[i] * 1_000 + noise * random.standardNormalish()
-            readings.cellVoltages[i] = Reading(Millivolts(Int32(millivolts.rounded())))
-        }
-        let deciCelsius = DeciCelsius(Int16((configuration.ambientCelsius * 10).rounded()))
-        for i in readings.temperatures.indices { readings.temperatures[i] = Reading(deciCelsius) }
-    }
-
-    /// What the current sensor measures: the current quantised to 1 mA after noise, and the
-    /// stack voltage quantised to 1 mV.
-    public func senseCurrent(random: inout SplitMix64) -> PackSensorReadings {
-        let milliamperes = current * 1_000 + configuration.currentNoiseMilliamperes * random.standardNormalish()
-        var stack = 0.0
-        for v in terminalVoltages { stack += v }
-        return PackSensorReadings(current: Reading(Milliamperes(Int32(milliamperes.rounded()))),
-                                  packVoltage: Reading(Millivolts(Int32((stack * 1_000).rounded()))))
-    }
+    /// Element `i`'s true state of charge, terminal voltage (V) and leak current (A).
+    public func stateOfCharge(_ i: Int) -> Double { hot[i].circuit.stateOfCharge }
+    public func terminalVoltage(_ i: Int) -> Double { hot[i].terminalVoltage }
+    public func leakCurrent(_ i: Int) -> Double { hot[i].leakCurrent }
+    /// Element `i`'s present R0 (Ω).
+    public func seriesResistance(_ i: Int) -> Double { hot[i].coefficients.r0 }
 }
 
+#if canImport(Glibc)
+import Glibc
+#endif
