@@ -6,13 +6,14 @@ import HAL
 public enum SimulateCommand: HarnessCommand {
     public static let name = "simulate"
     public static let summary = "Run the firmware against the virtual pack for a scenario (the main job)."
-    public static let usage = "[--scenario NAME|FILE] [--seed N] [--duration D] [--out DIR]"
+    public static let usage = "[--scenario NAME|FILE] [--seed N] [--duration D] [--out DIR] [--bench]"
     public static let defaultScenario = "delivery-day"
     public static let options = [
         OptionSpec("scenario", value: "NAME|FILE", help: "A scenario in Fixtures/scenarios/ or a scenario file (default: \(defaultScenario))."),
         OptionSpec("seed", value: "N", help: "Seed for every random draw (default: the scenario's)."),
         OptionSpec("duration", value: "D", help: "Simulated time, e.g. 90s, 30m, 1h, 1h30m, 2d (default: the scenario's)."),
         OptionSpec("out", value: "DIR", help: "Folder for the outputs (default: out/simulate/SCENARIO-seedN)."),
+        OptionSpec("bench", help: "Also print the speed figures as name=value lines (for make bench-pack)."),
     ]
 
     public static func run(_ arguments: ParsedArguments, console: Console) throws -> Int32 {
@@ -39,6 +40,18 @@ public enum SimulateCommand: HarnessCommand {
         try report.write(summary: SimulationReport.summaryJSON(simulation, ticks: ticks), to: out)
 
         console.standardOutput(summaryText(simulation, ticks: ticks, wallSeconds: wallSeconds, out: out))
+        if arguments.flags.contains("bench") {
+            let hours = Double(simulation.now.microsecondsSinceOrigin) / 3.6e9
+            console.standardOutput("""
+            cells=\(scenario.pack.seriesCount)
+            simulated_hours=\(Fixed.text(hours, decimals: 3))
+            wall_seconds=\(Fixed.text(wallSeconds, decimals: 2))
+            simulated_hours_per_wall_second=\(Fixed.text(hours / wallSeconds, decimals: 3))
+            ticks_per_wall_second=\(Int((Double(ticks) / wallSeconds).rounded()))
+            wall_seconds_per_24h=\(Fixed.text(24 / (hours / wallSeconds), decimals: 1))
+
+            """)
+        }
         return 0
     }
 
