@@ -34,6 +34,15 @@ public struct FixedList<let capacity: Int, Element: Sendable>: Sendable {
         return true
     }
 
+    /// The capacity (as a value, for code generic over lists).
+    @inlinable public var capacityValue: Int { capacity }
+
+    /// Removes the last element; the list must not be empty.
+    @inlinable public mutating func removeLast() {
+        precondition(storedCount > 0, "FixedList: removeLast on an empty list")
+        storedCount -= 1
+    }
+
     /// Removes every element (the capacity stays).
     @inlinable public mutating func removeAll() { storedCount = 0 }
 

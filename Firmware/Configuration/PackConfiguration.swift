@@ -22,11 +22,19 @@ public struct PackConfiguration: Sendable {
     public var openCircuitVoltage: OCVCurve
     /// A pack current at or below this magnitude counts as "at rest" for OCV readings.
     public var restCurrent: Milliamperes
+    /// The protection table: tiers, debounce and reaction delay per fault, plausibility rules.
+    public var protection: ProtectionConfiguration
+    /// Contactor sequencing: precharge supervision, break current, timeouts.
+    public var contactors: ContactorConfiguration
+    /// State of power.
+    public var powerLimits: PowerLimitConfiguration
+    public var balancing: BalancingConfiguration
 
     public init(cellCount: Int, temperatureSensorCount: Int, ratedCapacity: MilliampereSeconds,
                 plausibleCellVoltage: ClosedRange<Millivolts>, plausibleTemperature: ClosedRange<DeciCelsius>,
                 plausibleCurrent: ClosedRange<Milliamperes>, measurementTimeout: Microseconds,
-                openCircuitVoltage: OCVCurve, restCurrent: Milliamperes) {
+                openCircuitVoltage: OCVCurve, restCurrent: Milliamperes, protection: ProtectionConfiguration,
+                contactors: ContactorConfiguration, powerLimits: PowerLimitConfiguration, balancing: BalancingConfiguration) {
         self.cellCount = cellCount
         self.temperatureSensorCount = temperatureSensorCount
         self.ratedCapacity = ratedCapacity
@@ -36,6 +44,10 @@ public struct PackConfiguration: Sendable {
         self.measurementTimeout = measurementTimeout
         self.openCircuitVoltage = openCircuitVoltage
         self.restCurrent = restCurrent
+        self.protection = protection
+        self.contactors = contactors
+        self.powerLimits = powerLimits
+        self.balancing = balancing
     }
 
     /// Checks every parameter; the first one out of range is reported.
@@ -70,6 +82,23 @@ public struct PackConfiguration: Sendable {
             throw .restCurrentOutOfRange
         }
         try openCircuitVoltage.validate()
+        try protection.validate()
+        // A maximum-safety threshold beyond the plausible range could never be reached: the value
+        // would be implausible first (a slower, different fault).
+        let p = protection
+        guard p.cellOvervoltage.maximumSafety < plausibleCellVoltage.upperBound.rawValue,
+              p.cellUndervoltage.maximumSafety > plausibleCellVoltage.lowerBound.rawValue,
+              p.overcurrentCharge.maximumSafety < plausibleCurrent.upperBound.rawValue,
+              p.overcurrentDischarge.maximumSafety > plausibleCurrent.lowerBound.rawValue,
+              p.overtemperatureCharge.maximumSafety < Int32(plausibleTemperature.upperBound.rawValue),
+              p.overtemperatureDischarge.maximumSafety < Int32(plausibleTemperature.upperBound.rawValue),
+              p.undertemperatureCharge.maximumSafety > Int32(plausibleTemperature.lowerBound.rawValue),
+              p.undertemperatureDischarge.maximumSafety > Int32(plausibleTemperature.lowerBound.rawValue) else {
+            throw .protectionLimitBeyondPlausibleRange
+        }
+        try contactors.validate()
+        try powerLimits.validate()
+        try balancing.validate()
     }
 }
 
@@ -86,4 +115,10 @@ public enum ConfigurationError: UInt8, Error, Sendable {
     case openCircuitVoltageTooFewPoints = 9
     case openCircuitVoltageNotIncreasing = 10
     case openCircuitVoltageOutsideZeroToOne = 11
+    case protectionLimitOutOfOrder = 12
+    case protectionTimingOutOfRange = 13
+    case contactorTimingOutOfRange = 14
+    case powerLimitOutOfRange = 15
+    case balancingOutOfRange = 16
+    case protectionLimitBeyondPlausibleRange = 17
 }

@@ -4,11 +4,13 @@ import HAL
 /// The BMS control loop, generic over the board (specialised at compile time).
 ///
 /// Order within a tick (see Docs/architecture.md for why):
-/// 1. every 1 ms: sample → validate → cell statistics → coulomb count
-///    (protection with debounce, contactor sequencing and output queuing join here);
-/// 2. every 10 ms: state of charge (SOC filter, power limit, fast CAN frames join here);
-/// 3. every 100 ms: temperature statistics (balancing, thermal trends, status CAN frames join here);
-/// 4. every 1 s: timing report (SOH, risk scoring, persistence, slow CAN frames join here);
+/// 1. every 1 ms: sample → validate → cell statistics → coulomb count → fault checks → state
+///    machine → contactor sequencing (CAN reception and output queuing join here);
+/// 2. every 10 ms: state of charge → power limits (the SOC filter and fast CAN frames join here);
+/// 3. every 100 ms: temperature statistics → stuck channels → balancing (thermal trends and
+///    status CAN frames join here);
+/// 4. every 1 s: temperature rise → timing report (SOH, risk scoring, persistence, slow CAN frames
+///    join here);
 /// 5. last: feed the watchdog — only a tick that got through every stage reaches it.
 /// When slots coincide, faster slots run first, so slow stages see this tick's fresh data.
 public struct ControlLoop<Board: BMSBoard> {
@@ -25,6 +27,20 @@ public struct ControlLoop<Board: BMSBoard> {
     public private(set) var timing = TimingSupervisor()
     /// The stages the latest tick ran.
     public private(set) var lastTickStages = StageSet()
+    public private(set) var faultMonitor: FaultMonitor
+    public private(set) var stateMachine = BMSStateMachine()
+    public private(set) var sequencer: ContactorSequencer
+    public private(set) var powerLimiter: PowerLimiter
+    public private(set) var balancer: BalancingController
+    var requests = RequestQueue()
+    /// The latest request and its answer.
+    public private(set) var lastAnswer: AnsweredRequest? = nil
+    var answers: UInt32 = 0
+    /// The contactor feedback read this tick, and failed contactor / balancing commands.
+    public private(set) var contactorFeedback = ContactorFeedback()
+    var feedbackReadAt = Instant.origin
+    public private(set) var contactorFailures = FailureCount()
+    public private(set) var balancingFailures = FailureCount()
 
     /// A loop for `board` managing the pack described by `configuration`, which must be valid.
     public init(board: Board, configuration: PackConfiguration) throws(ConfigurationError) {
@@ -33,7 +49,15 @@ public struct ControlLoop<Board: BMSBoard> {
         self.configuration = configuration
         measurements = Measurements(configuration: configuration)
         chargeBasedSOC = ChargeBasedSOC(ratedCapacity: configuration.ratedCapacity)
+        faultMonitor = FaultMonitor(cellCount: configuration.cellCount, temperatureSensorCount: configuration.temperatureSensorCount)
+        sequencer = ContactorSequencer(configuration: configuration.contactors, restCurrent: configuration.restCurrent)
+        powerLimiter = PowerLimiter(configuration: configuration.powerLimits, cellCount: configuration.cellCount)
+        balancer = BalancingController(cellCount: configuration.cellCount)
     }
+
+    /// Queues a request from outside (decoded from CAN, or from a test); it is answered on the
+    /// next tick (`lastAnswer`). Returns false when the queue is full (the request is dropped).
+    public mutating func submit(_ request: BMSRequest) -> Bool { requests.submit(request) }
 
     /// Runs one tick. Call every `ControlLoopTiming.tickPeriod` with the board's monotonic time.
     public mutating func tick(now: Instant) {
@@ -54,17 +78,48 @@ public struct ControlLoop<Board: BMSBoard> {
         coulombCounter.integrate(current: measurements.pack.current.validValue, dt: dt ?? .zero,
                                  maximumStep: configuration.measurementTimeout)
         ran.insert(.coulombCount)
+        faultMonitor.evaluate(now: now, measurements: measurements, cells: cellStatistics,
+                              temperatures: temperatureStatistics, configuration: configuration)
+        ran.insert(.faultChecks)
+        let observation = observe(now: now)
+        runStateMachine(observation)
+        ran.insert(.stateMachine)
+        let (commands, outcome) = sequencer.handle(.tick(observation))
+        issue(commands)
+        if outcome != .none { apply(stateMachine.handle(.sequencer(outcome), present: presentFaults).action, observation) }
+        ran.insert(.contactorSequencing)
 
         if due.every10ms {
             chargeBasedSOC.update(measurements: measurements, cellStatistics: cellStatistics,
-                                  counter: coulombCounter, configuration: configuration)
+                                  counter: coulombCounter, bled: balancer.bledTotal, configuration: configuration)
             ran.insert(.stateOfCharge)
+            var connected: OperatingMode? = nil
+            if case .connected(let mode) = stateMachine.state { connected = mode }
+            powerLimiter.update(measurements: measurements, temperatures: temperatureStatistics, stateOfCharge: stateOfCharge,
+                                faults: faultMonitor.status, connected: connected, configuration: configuration,
+                                dt: .milliseconds(10))
+            ran.insert(.powerLimits)
         }
         if due.every100ms {
             temperatureStatistics = PackStatistics(of: measurements.cells.temperatures)
             ran.insert(.temperatureStatistics)
+            faultMonitor.evaluateStuck(now: now, measurements: measurements, configuration: configuration)
+            ran.insert(.stuckChannels)
+            if let command = balancer.update(now: now, measurements: measurements, cells: cellStatistics,
+                                             temperatures: temperatureStatistics, faults: faultMonitor.status,
+                                             suspect: faultMonitor.suspectCells,
+                                             capability: board.cellMonitor.balancingCapability, configuration: configuration,
+                                             dt: .milliseconds(100)) {
+                do { try board.cellMonitor.setBalancing(command) } catch {
+                    balancingFailures.record(error.kind)
+                    balancer.commandFailed()
+                }
+            }
+            ran.insert(.balancing)
         }
         if due.every1s {
+            faultMonitor.evaluateRise(now: now, measurements: measurements, configuration: configuration)
+            ran.insert(.temperatureRise)
             timing.closeWindow()
             ran.insert(.timingReport)
         }
@@ -78,4 +133,76 @@ public struct ControlLoop<Board: BMSBoard> {
 
     /// The pack's state of charge (fraction 0...1), or nil before it is known.
     public var stateOfCharge: Float? { chargeBasedSOC.stateOfCharge }
+
+    /// The present charge and discharge current limits.
+    public var powerLimits: PowerLimits { powerLimiter.limits }
+
+    /// Faults whose cause is present now: what the monitor sees, and a contactor fault while any
+    /// contact is not reported open (everything is commanded open after a sequencing failure; a
+    /// failed precharge leaves no cause behind, and the next attempt checks again).
+    var presentFaults: FaultSet {
+        var present = faultMonitor.status.warnings
+        if case .failed(let fault) = sequencer.state, fault != .prechargeFailed {
+            let f = contactorFeedback
+            if f.mainPositive != .open || f.mainNegative != .open || f.precharge != .open { present.insert(fault) }
+        }
+        return present
+    }
+
+    /// Reads the contactor feedback and puts together what the sequencer sees this tick. A failed
+    /// read keeps the last feedback for up to the feedback timeout, then reports it unknown.
+    mutating func observe(now: Instant) -> ContactorSequencer.Observation {
+        do {
+            contactorFeedback = try board.contactors.feedback()
+            feedbackReadAt = now
+        } catch {
+            if now - feedbackReadAt > configuration.contactors.feedbackTimeout { contactorFeedback = ContactorFeedback() }
+            contactorFailures.record(error.kind)
+        }
+        return ContactorSequencer.Observation(now: now, feedback: contactorFeedback, packVoltage: measurements.pack.packVoltage.validValue,
+                                              linkVoltage: measurements.pack.linkVoltage.validValue,
+                                              current: measurements.pack.current.validValue)
+    }
+
+    /// Stage `stateMachine`: this tick's trips first (so no request can close the contactors in
+    /// the tick a fault latches), then the queued requests in order.
+    mutating func runStateMachine(_ o: ContactorSequencer.Observation) {
+        let tripped = faultMonitor.status.tripped
+        if !tripped.isEmpty {
+            apply(stateMachine.handle(.trip(tripped), present: presentFaults).action, o)
+            faultMonitor.acknowledgeTrips()
+        }
+        while !requests.pending.isEmpty {
+            let request = requests.pending[0]
+            for k in 1..<max(1, requests.pending.count) { requests.pending[k - 1] = requests.pending[k] }
+            requests.pending.removeLast()
+            let (answer, action) = stateMachine.handle(.request(request), present: presentFaults)
+            answers &+= 1
+            lastAnswer = AnsweredRequest(request: request, answer: answer ?? .accepted, sequence: answers)
+            apply(action, o)
+        }
+    }
+
+    /// Carries out a state-machine action through the sequencer.
+    mutating func apply(_ action: BMSStateMachine.Action, _ o: ContactorSequencer.Observation) {
+        let event: ContactorSequencer.Event
+        switch action {
+        case .none: return
+        case .closeContactors: event = .close(o)
+        case .openContactors: event = .open(o)
+        case .resetSequencer: event = .reset(o)
+        }
+        let (commands, outcome) = sequencer.handle(event)
+        issue(commands)
+        if outcome != .none { apply(stateMachine.handle(.sequencer(outcome), present: presentFaults).action, o) }
+    }
+
+    /// Sends coil commands to the board; a failed command is counted (the sequencer notices the
+    /// missing feedback and reports a fault).
+    mutating func issue(_ commands: ContactorSequencer.Commands) {
+        for i in commands.list.indices {
+            let c = commands.list[i]
+            do { try board.contactors.command(c.contactor, closed: c.closed) } catch { contactorFailures.record(error.kind) }
+        }
+    }
 }

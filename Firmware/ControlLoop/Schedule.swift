@@ -23,18 +23,32 @@ public enum Stage: UInt8, Sendable {
     case cellStatistics = 2
     /// Integrate the pack current.
     case coulombCount = 3
+    /// Limits and plausibility rules of the protection table, debounced.
+    case faultChecks = 4
+    /// Requests, trips and the sequencer's outcome through the BMS state machine.
+    case stateMachine = 5
+    /// Contactor sequencing and the coil commands.
+    case contactorSequencing = 6
     // Every 10 ms.
     /// State of charge from the counted charge (anchored once from the rest voltage).
-    case stateOfCharge = 4
+    case stateOfCharge = 7
+    /// Charge and discharge current limits.
+    case powerLimits = 8
     // Every 100 ms.
     /// Temperature minimum, maximum, mean and spread.
-    case temperatureStatistics = 5
+    case temperatureStatistics = 9
+    /// Frozen cell-voltage channels.
+    case stuckChannels = 10
+    /// Balancing decisions.
+    case balancing = 11
     // Every 1 s.
+    /// Temperature rate of rise.
+    case temperatureRise = 12
     /// Close the one-second timing-report window.
-    case timingReport = 6
+    case timingReport = 13
     // Every tick, last.
     /// Feed the watchdog (only reached by a tick that completed every stage before it).
-    case feedWatchdog = 7
+    case feedWatchdog = 14
 }
 
 /// A set of stages, one bit per stage.

@@ -4,15 +4,16 @@ import HAL
 import Testing
 
 @Suite struct ScheduleTests {
-    static let everyTick: [Stage] = [.sample, .validate, .cellStatistics, .coulombCount, .feedWatchdog]
+    static let everyTick: [Stage] = [.sample, .validate, .cellStatistics, .coulombCount, .faultChecks, .stateMachine,
+                                     .contactorSequencing, .feedWatchdog]
 
     /// The stages tick `n` (counted from 0) must run, by the documented dividers.
     static func expectedStages(tick n: Int) -> StageSet {
         var set = StageSet()
         for stage in everyTick { set.insert(stage) }
-        if n % 10 == 0 { set.insert(.stateOfCharge) }
-        if n % 100 == 0 { set.insert(.temperatureStatistics) }
-        if n % 1000 == 0 { set.insert(.timingReport) }
+        if n % 10 == 0 { set.insert(.stateOfCharge); set.insert(.powerLimits) }
+        if n % 100 == 0 { set.insert(.temperatureStatistics); set.insert(.stuckChannels); set.insert(.balancing) }
+        if n % 1000 == 0 { set.insert(.temperatureRise); set.insert(.timingReport) }
         return set
     }
 
@@ -35,7 +36,8 @@ import Testing
         for _ in 0..<3 {
             h.loop.board.log.calls.removeAll()
             h.tick()
-            #expect(h.loop.board.log.calls == ["cellMonitor.measure", "currentSensor.measure", "timestamp", "watchdog.feed"])
+            #expect(h.loop.board.log.calls == ["cellMonitor.measure", "currentSensor.measure", "contactors.feedback", "timestamp",
+                                               "watchdog.feed"])
         }
         #expect(h.loop.board.watchdog.feeds == 3)
     }
@@ -53,8 +55,9 @@ import Testing
     }
 
     @Test func stageRawValuesAreStable() {
-        let stages: [Stage] = [.sample, .validate, .cellStatistics, .coulombCount, .stateOfCharge,
-                               .temperatureStatistics, .timingReport, .feedWatchdog]
-        #expect(stages.map(\.rawValue) == [0, 1, 2, 3, 4, 5, 6, 7])
+        let stages: [Stage] = [.sample, .validate, .cellStatistics, .coulombCount, .faultChecks, .stateMachine,
+                               .contactorSequencing, .stateOfCharge, .powerLimits, .temperatureStatistics, .stuckChannels,
+                               .balancing, .temperatureRise, .timingReport, .feedWatchdog]
+        #expect(stages.map(\.rawValue) == Array(0...14))
     }
 }

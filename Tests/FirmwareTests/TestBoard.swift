@@ -38,19 +38,39 @@ struct TestCellMonitor: CellMonitor {
 struct TestCurrentSensor: CurrentSensor {
     let log: CallLog
     var current: Milliamperes? = .zero
+    /// Pack and link voltages (nil: not measured).
+    var packVoltage: Millivolts? = nil
+    var linkVoltage: Millivolts? = nil
     var failure: TestFailure? = nil
     mutating func measure() throws(TestFailure) -> PackSensorReadings {
         log.calls.append("currentSensor.measure")
         if let failure { throw failure }
-        guard let current else { return PackSensorReadings(current: Reading(.zero, status: .notMeasured)) }
-        return PackSensorReadings(current: Reading(current))
+        func reading(_ v: Millivolts?) -> Reading<Millivolts> { v.map { Reading($0) } ?? Reading(.zero, status: .notMeasured) }
+        guard let current else {
+            return PackSensorReadings(current: Reading(.zero, status: .notMeasured), packVoltage: reading(packVoltage),
+                                      linkVoltage: reading(linkVoltage))
+        }
+        return PackSensorReadings(current: Reading(current), packVoltage: reading(packVoltage), linkVoltage: reading(linkVoltage))
     }
 }
 
+/// Contactors whose feedback follows the last command at once, unless forced.
 struct TestContactors: ContactorDriver {
     let log: CallLog
-    mutating func command(_ contactor: Contactor, closed: Bool) throws(TestFailure) { log.calls.append("contactors.command") }
-    mutating func feedback() throws(TestFailure) -> ContactorFeedback { log.calls.append("contactors.feedback"); return ContactorFeedback() }
+    var position = ContactorFeedback(mainPositive: .open, mainNegative: .open, precharge: .open)
+    var forced = ContactorFeedback()
+    var commands: [ContactorCommand] = []
+    mutating func command(_ contactor: Contactor, closed: Bool) throws(TestFailure) {
+        log.calls.append("contactors.command")
+        commands.append(ContactorCommand(contactor, closed: closed))
+        position[contactor] = closed ? .closed : .open
+    }
+    mutating func feedback() throws(TestFailure) -> ContactorFeedback {
+        log.calls.append("contactors.feedback")
+        var result = position
+        for c in [Contactor.mainPositive, .mainNegative, .precharge] where forced[c] != .unknown { result[c] = forced[c] }
+        return result
+    }
 }
 
 struct TestCANBus: CANBus {
@@ -101,7 +121,17 @@ struct TestBoard: BMSBoard {
     }
 }
 
-/// A configuration as a datasheet would give it (NMC cell, 5 Ah), for `cellCount` cells.
+/// A 5 Ah NMC cell's datasheet: 4.2 V / 2.5 V, 1C charge, 3C continuous, 4C peak discharge.
+func testRatings(capacitymAh: Int32 = 5_000) -> ElementRatings {
+    ElementRatings(maximumVoltage: Millivolts(4_200), minimumVoltage: Millivolts(2_500), capacitymAh: capacitymAh,
+                   continuousCharge: Milliamperes(capacitymAh), continuousDischarge: Milliamperes(3 * capacitymAh),
+                   peakDischarge: Milliamperes(4 * capacitymAh), r0Milliohms: 20, r1Milliohms: 8, tau1Seconds: 5, r2Milliohms: 8,
+                   tau2Seconds: 200, resistanceRisePerKelvinBelow25: 0.03,
+        heatCapacity: 70, thermalConductance: 0.35)
+}
+
+/// A configuration as a datasheet would give it (NMC cell, 5 Ah), for `cellCount` cells, with
+/// the standard policy.
 func testConfiguration(cellCount: Int = 4, temperatureSensors: Int = 2, capacitymAh: Int32 = 5_000) -> PackConfiguration {
     var ocv = OCVCurve()
     ocv.append(socPermille: 0, voltage: Millivolts(3_000))
@@ -112,7 +142,11 @@ func testConfiguration(cellCount: Int = 4, temperatureSensors: Int = 2, capacity
         plausibleCellVoltage: Millivolts(500)...Millivolts(5_000),
         plausibleTemperature: DeciCelsius(-400)...DeciCelsius(1_200),
         plausibleCurrent: Milliamperes(-500_000)...Milliamperes(500_000),
-        measurementTimeout: .milliseconds(100), openCircuitVoltage: ocv, restCurrent: Milliamperes(250))
+        measurementTimeout: .milliseconds(100), openCircuitVoltage: ocv, restCurrent: Milliamperes(250),
+        protection: StandardPolicy.protection(testRatings(capacitymAh: capacitymAh)),
+        contactors: StandardPolicy.contactors(testRatings(capacitymAh: capacitymAh), breakCurrent: Milliamperes(150_000)),
+        powerLimits: StandardPolicy.powerLimits(testRatings(capacitymAh: capacitymAh)),
+        balancing: StandardPolicy.balancing(testRatings(capacitymAh: capacitymAh)))
 }
 
 /// A loop over a test board, ticked at exact 1 ms steps from t = 1 ms.

@@ -25,13 +25,13 @@ struct BenchPack {
     var millisecond: UInt32 = 0
     var remaindermAus: Int32 = 0            // sub-mAs remainder of the charge integral
 
-    /// Moves 1 ms on: a 40 s cycle of 8 A discharge, 30 A launches, 3 A regen and rests.
+    /// Moves 1 ms on: a 40 s cycle of 8 A discharge, 18 A launches, 3 A regen and rests.
     mutating func advance() {
         millisecond &+= 1
         let phase = millisecond % 40_000
         let currentmA: Int32
         switch phase {
-        case 0..<2_000: currentmA = -30_000
+        case 0..<2_000: currentmA = -18_000
         case 2_000..<25_000: currentmA = -8_000
         case 25_000..<28_000: currentmA = 3_000
         default: currentmA = 0
@@ -68,7 +68,11 @@ struct BenchCellMonitor: CellMonitor {
 
 struct BenchCurrentSensor: CurrentSensor {
     var current = Milliamperes.zero
-    mutating func measure() throws(BenchFailure) -> PackSensorReadings { PackSensorReadings(current: Reading(current)) }
+    var packVoltage = Millivolts.zero
+    var linkVoltage = Millivolts.zero
+    mutating func measure() throws(BenchFailure) -> PackSensorReadings {
+        PackSensorReadings(current: Reading(current), packVoltage: Reading(packVoltage), linkVoltage: Reading(linkVoltage))
+    }
 }
 
 struct BenchContactors: ContactorDriver {
@@ -134,21 +138,36 @@ struct BenchBoard: BMSBoard {
     mutating func timestamp() -> Instant { clock }
 }
 
-/// The bench pack's configuration.
+/// The bench pack's configuration (a 5 Ah NMC cell; the same policy the harness derives).
 func benchConfiguration() -> PackConfiguration {
     var ocv = OCVCurve()
     for i in 0..<11 { ocv.append(socPermille: Int32(truncatingIfNeeded: i) * 100, voltage: Millivolts(BenchPack.ocvTable[i])) }
+    // A 5 Ah NMC cell: 4.2 V / 2.5 V, 1C charge, 3C continuous and 4C peak discharge.
+    let ratings = ElementRatings(
+        maximumVoltage: Millivolts(4_200), minimumVoltage: Millivolts(2_500), capacitymAh: 5_000,
+        continuousCharge: Milliamperes(5_000), continuousDischarge: Milliamperes(15_000), peakDischarge: Milliamperes(20_000),
+        r0Milliohms: 20, r1Milliohms: 8, tau1Seconds: 5, r2Milliohms: 8, tau2Seconds: 200, resistanceRisePerKelvinBelow25: 0.03,
+        heatCapacity: 70, thermalConductance: 0.35)
     return PackConfiguration(
         cellCount: BenchPack.cellCount, temperatureSensorCount: 4,
         ratedCapacity: .milliampereHours(5_000),
         plausibleCellVoltage: Millivolts(500)...Millivolts(5_000),
         plausibleTemperature: DeciCelsius(-400)...DeciCelsius(1_200),
         plausibleCurrent: Milliamperes(-500_000)...Milliamperes(500_000),
-        measurementTimeout: .milliseconds(100), openCircuitVoltage: ocv, restCurrent: Milliamperes(500))
+        measurementTimeout: .milliseconds(100), openCircuitVoltage: ocv, restCurrent: Milliamperes(500),
+        protection: StandardPolicy.protection(ratings),
+        contactors: StandardPolicy.contactors(ratings, breakCurrent: Milliamperes(150_000)),
+        powerLimits: StandardPolicy.powerLimits(ratings), balancing: StandardPolicy.balancing(ratings))
 }
 
 /// What a bench run reports.
 struct BenchSummary {
+    /// Whether the run did what a healthy bench must: every tick, every watchdog feed, connected
+    /// for driving with nothing latched (the whole protection path ran).
+    func passed(ticks expected: UInt32) -> Bool {
+        ticks == expected && watchdogFeeds == expected && (expected < 1_000 || (connected == 1 && latchedFaults == 0))
+    }
+
     var ticks: UInt32 = 0
     var minimumCell: Int32 = 0
     var maximumCell: Int32 = 0
@@ -159,6 +178,11 @@ struct BenchSummary {
     var watchdogFeeds: UInt32 = 0
     var overruns: UInt32 = 0
     var missedTicks: UInt32 = 0
+    /// Whether the loop connected for driving (0/1), faults latched (bits), and the 2 s
+    /// discharge limit at the end (mA).
+    var connected: UInt32 = 0
+    var latchedFaults: UInt32 = 0
+    var dischargeLimit: Int32 = 0
 }
 
 /// Runs the loop for `ticks` milliseconds of bench time.
@@ -166,9 +190,18 @@ struct BenchSummary {
 func runBench(ticks: UInt32) -> BenchSummary? {
     guard var loop = try? ControlLoop(board: BenchBoard(), configuration: benchConfiguration()) else { return nil }
     var n: UInt32 = 0
+    _ = loop.submit(.drive)             // the vehicle asks to drive: precharge, then the mains close
     while n < ticks {
         loop.board.cellMonitor.pack.advance()
-        loop.board.currentSensor.current = loop.board.cellMonitor.pack.current
+        // Current flows through the closed mains only; the link follows the pack once the
+        // precharge path or the mains are closed (an ideal precharge).
+        let f = loop.board.contactors.feedbackState
+        let mains = f.mainPositive == .closed && f.mainNegative == .closed
+        loop.board.currentSensor.current = mains ? loop.board.cellMonitor.pack.current : .zero
+        var packmV: Int32 = 0
+        for i in 0..<BenchPack.cellCount { packmV &+= loop.board.cellMonitor.pack.cellVoltage(i).rawValue }
+        loop.board.currentSensor.packVoltage = Millivolts(packmV)
+        loop.board.currentSensor.linkVoltage = f.mainNegative == .closed && (mains || f.precharge == .closed) ? Millivolts(packmV) : .zero
         loop.board.clock = loop.board.clock + ControlLoopTiming.tickPeriod
         loop.tick(now: loop.board.clock)
         n &+= 1
@@ -186,5 +219,8 @@ func runBench(ticks: UInt32) -> BenchSummary? {
     s.watchdogFeeds = loop.board.watchdog.feeds
     s.overruns = UInt32(truncatingIfNeeded: loop.timing.overruns)
     s.missedTicks = UInt32(truncatingIfNeeded: loop.timing.missedTicks)
+    if case .connected(.drive) = loop.stateMachine.state { s.connected = 1 }
+    s.latchedFaults = loop.stateMachine.latched.bits
+    s.dischargeLimit = loop.powerLimits.discharge2s.rawValue
     return s
 }

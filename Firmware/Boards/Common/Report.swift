@@ -18,6 +18,9 @@ func report(_ s: BenchSummary) {
     keyValue("watchdog_feeds", s.watchdogFeeds)
     keyValue("overruns", s.overruns)
     keyValue("missed_ticks", s.missedTicks)
+    keyValue("connected_drive", s.connected)
+    keyValue("latched_faults", s.latchedFaults)
+    keyValue("discharge_limit_2s_mA", s.dischargeLimit)
     // The loop's whole state (measurements, estimators, supervision) plus the bench board's;
     // this image keeps it on the stack, so it is not in the ELF's static RAM figure.
     keyValue("loop_state_bytes", MemoryLayout<ControlLoop<BenchBoard>>.size)

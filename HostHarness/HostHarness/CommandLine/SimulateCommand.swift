@@ -78,6 +78,10 @@ public enum SimulateCommand: HarnessCommand {
         lines.append("  loop timing    \(loop.timing.overruns) overruns, \(loop.timing.missedTicks) missed ticks")
         let hottest = simulation.pack.elements.map(\.temperature).max() ?? 0
         lines.append("  temperature    hottest cell \(Fixed.text(hottest, decimals: 1)) °C, ambient \(Fixed.text(simulation.pack.ambientTemperature, decimals: 1)) °C")
+        let latched = loop.stateMachine.latched.members.map(\.name)
+        lines.append("  protection     \(loop.stateMachine.state.name) at the end; latched: \(latched.isEmpty ? "none" : latched.joined(separator: ", "))")
+        lines.append("  balancing      \(Fixed.text(simulation.pack.chargeBled.reduce(0, +) / 3.6, decimals: 1)) mAh bled"
+                     + " (\(Fixed.text(simulation.pack.energyBled / 3_600, decimals: 2)) Wh)")
         if !simulation.scenario.faults.isEmpty {
             lines.append("  faults         \(simulation.pack.activeFaults.isEmpty ? "none active at the end" : simulation.pack.activeFaults.joined(separator: "; "))")
         }

@@ -14,6 +14,9 @@ public struct Scenario: Equatable, Sendable {
     public var seed: UInt64
     /// How often the truth channel is written.
     public var truthInterval: Microseconds
+    /// Whether the load and charger keep to the BMS's current limits (false: a rogue load or
+    /// charger, for protection tests).
+    public var loadObeysLimits = true
 
     /// Loads the shipped scenario `NAME`, or the file at a path (anything with a `/` or `.json`).
     public static func load(_ nameOrPath: String) throws(HarnessError) -> Scenario {
@@ -49,6 +52,10 @@ public struct Scenario: Equatable, Sendable {
         let capacitySpread = try spread.double("capacity_fraction", in: 0...0.5)
         let resistanceSpread = try spread.double("resistance_fraction", in: 0...0.5)
         let socSpread = try spread.double("initial_soc", in: 0...0.2)
+        let socOffsets = spread.has("initial_soc_offsets") ? try spread.doubles("initial_soc_offsets") : []
+        guard socOffsets.count <= series, socOffsets.allSatisfy({ abs($0) <= 0.5 }) else {
+            throw HarnessError("\(file): 'spread.initial_soc_offsets': at most one offset per series element, each within ±0.5")
+        }
         let leakSpread = try spread.double("self_discharge_fraction", in: 0...2, default: 0.2)
         try spread.finish()
 
@@ -87,11 +94,12 @@ public struct Scenario: Equatable, Sendable {
             }
         }
         let acceleration = try json.double("ageing_acceleration", in: 1...10_000, default: 1)
+        let obeys = json.has("load_obeys_limits") ? try json.bool("load_obeys_limits") : true
         let truthInterval = json.has("truth_interval") ? try duration(&json, "truth_interval", file: file) : .seconds(60)
         let duration = try duration(&json, "duration", file: file)
         let seed = try json.unsigned64("seed")
         try json.finish()
-        let pack = PackDesign(
+        var pack = PackDesign(
             cellModel: cellModel, seriesCount: series, parallelCount: parallel,
             temperatureSensorCells: PackDesign.evenlySpread(sensorCount, over: series),
             busbarResistance: busbar, contactResistance: contact,
@@ -100,8 +108,9 @@ public struct Scenario: Equatable, Sendable {
             stateOfChargeSpread: socSpread, selfDischargeSpread: leakSpread, sensors: sensors,
             link: LinkDesign(capacitance: linkCapacitance, prechargeResistance: precharge, bleedResistance: bleed),
             ageingAcceleration: acceleration)
+        pack.stateOfChargeOffsets = socOffsets
         return Scenario(name: name, description: description, pack: pack, load: load, faults: faults, duration: duration,
-                        seed: seed, truthInterval: truthInterval)
+                        seed: seed, truthInterval: truthInterval, loadObeysLimits: obeys)
     }
 
     static func duration(_ json: inout StrictJSONObject, _ key: String, file: String, allowZero: Bool = false) throws(HarnessError) -> Microseconds {
@@ -193,6 +202,7 @@ public struct Scenario: Equatable, Sendable {
         case "can-loss": kind = .canLoss(fraction: try o.double("fraction", in: 0...1))
         case "can-corruption": kind = .canCorruption(fraction: try o.double("fraction", in: 0...1))
         case "front-end-timeout": kind = .frontEndTimeout
+        case "current-sensor-timeout": kind = .currentSensorTimeout
         default:
             throw HarnessError("\(file): '\(o.key("type"))': unknown fault '\(type)' (see Docs/virtual-pack.md, fault catalogue)")
         }

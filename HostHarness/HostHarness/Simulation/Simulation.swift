@@ -19,6 +19,13 @@ public struct SimulationSample: Equatable, Sendable {
     public var hottestCell: Double
     /// What the load was doing (delivery day: resting, riding, charging).
     public var activity: String
+    /// The BMS state, its 2 s discharge and charge limits (A), the cells bleeding, and the faults
+    /// at the warning tier or above.
+    public var bmsState: String
+    public var dischargeLimit: Double
+    public var chargeLimit: Double
+    public var balancingCells: Int
+    public var faults: String
 }
 
 /// The firmware running against a virtual pack.
@@ -29,6 +36,10 @@ public struct Simulation {
     public var loop: ControlLoop<VirtualBoard>
     public private(set) var now = Instant.origin
     public private(set) var load: LoadController
+    /// The balancing command the pack's bleed resistors follow.
+    var bleeding = BalancingCommand.off
+    /// Ticks since the vehicle controller last looked at the BMS state (it does every 100 ms).
+    var sinceRequestCheck = 0
     /// The pack resistance a charger would estimate (Ω): Σ(R0 + R1) at 25 °C, 50 % SOC.
     let packResistance: Double
     var sinceSlowStep: Int64 = 0
@@ -36,11 +47,16 @@ public struct Simulation {
     /// Random streams, so that adding draws to one never shifts another.
     enum Stream: UInt64 { case packSpread = 1, load = 2, sensors = 3 }
 
+    /// The scenario's pack as built (the same cells for the same seed, with or without firmware).
+    public static func makePack(_ scenario: Scenario) -> VirtualPack {
+        var spread = SplitMix64(seed: scenario.seed).derived(stream: Stream.packSpread.rawValue)
+        return VirtualPack(design: scenario.pack, faults: scenario.faults, random: &spread)
+    }
+
     public init(scenario: Scenario) throws(HarnessError) {
         self.scenario = scenario
         let root = SplitMix64(seed: scenario.seed)
-        var spread = root.derived(stream: Stream.packSpread.rawValue)
-        pack = VirtualPack(design: scenario.pack, faults: scenario.faults, random: &spread)
+        pack = Simulation.makePack(scenario)
         var sensorRandom = root.derived(stream: Stream.sensors.rawValue)
         sensors = PackSensors(design: scenario.pack.sensors, pack: scenario.pack, random: &sensorRandom)
         let model = scenario.pack.cellModel
@@ -60,16 +76,29 @@ public struct Simulation {
         sense()
     }
 
-    /// Runs one tick: the load draws current for 1 ms, the sensors latch what the pack shows,
-    /// then the firmware ticks at the end of that millisecond.
+    /// Runs one tick: the contacts move, the load draws what the contactors and the BMS's limits
+    /// let it for 1 ms, the sensors latch what the pack shows, then the firmware ticks at the end
+    /// of that millisecond.
     public mutating func step() {
         let period = ControlLoopTiming.tickPeriod
+        loop.board.contactors.advance(to: now)
+        let limits = loop.powerLimits
+        let path = linkPath(loop.board.contactors.positions)
         let context = LoadContext(time: now, packVoltage: pack.packVoltage, seriesCount: scenario.pack.seriesCount,
-                                  packResistance: packResistance, displayedStateOfCharge: loop.stateOfCharge.map(Double.init))
+                                  packResistance: packResistance, displayedStateOfCharge: loop.stateOfCharge.map(Double.init),
+                                  chargeLimit: scenario.loadObeysLimits ? Double(limits.charge2s.rawValue) / 1_000 : nil)
         let demand = load.current(context)
-        // The firmware does not switch contactors yet (protection and contactor sequencing come
-        // with their own issue): the load is connected throughout.
-        pack.advance(current: demand, dt: period, linkCurrentPath: .closed)
+        let current: Double
+        switch path {
+        case .closed:
+            // The load and the charger obey the 2 s limits (a rogue one, in fault scenarios, does not).
+            current = scenario.loadObeysLimits
+                ? min(Double(limits.charge2s.rawValue) / 1_000, max(-Double(limits.discharge2s.rawValue) / 1_000, demand))
+                : demand
+        case .precharging: current = pack.prechargeCurrent
+        case .open: current = 0
+        }
+        pack.advance(current: current, dt: period, linkCurrentPath: path)
         now = now + period
         sinceSlowStep += period.rawValue
         if sinceSlowStep >= 100_000 {
@@ -80,7 +109,39 @@ public struct Simulation {
         }
         sense()
         loop.board.clock = now
+        sinceRequestCheck += 1
+        if sinceRequestCheck >= 100 {
+            sinceRequestCheck = 0
+            requestWhatTheLoadNeeds()
+        }
         loop.tick(now: now)
+        if loop.board.cellMonitor.balancing != bleeding {
+            bleeding = loop.board.cellMonitor.balancing
+            pack.setBleed(cells: bleeding.cells, ohms: VirtualCellMonitor.bleedResistance)
+        }
+    }
+
+    /// How the load side is connected: through both mains, through the precharge path (main
+    /// negative and precharge), or not at all.
+    func linkPath(_ p: ContactorFeedback) -> VirtualPack.LinkPath {
+        guard p.mainNegative == .closed else { return .open }
+        if p.mainPositive == .closed { return .closed }
+        return p.precharge == .closed ? .precharging : .open
+    }
+
+    /// The vehicle controller (or charger) side of the CAN protocol, every 100 ms: asks for the
+    /// mode the load needs, through standby when it changes. It never requests a reset: a
+    /// latched fault keeps the pack open for the rest of the run, as it would on the road.
+    mutating func requestWhatTheLoadNeeds() {
+        let wanted = load.wantedMode
+        switch (loop.stateMachine.state, wanted) {
+        case (.standby, .some(let mode)):
+            _ = loop.submit(mode == .drive ? .drive : .charge)
+        case (.connecting(let mode), _), (.connected(let mode), _):
+            if wanted != mode { _ = loop.submit(.standby) }
+        case (.standby, nil), (.disconnecting, _), (.error, _):
+            break
+        }
     }
 
     mutating func sense() {
@@ -92,9 +153,11 @@ public struct Simulation {
     /// Peripheral faults the board itself shows: a silent front end, welded or stuck contactors.
     mutating func applyBoardFaults() {
         loop.board.cellMonitor.failure = sensors.frontEndTimedOut ? VirtualFailure(kind: .timeout) : nil
+        loop.board.currentSensor.failure = nil
         var forced = ContactorFeedback()
         for fault in scenario.faults where fault.severity(at: now) > 0 {
             switch fault.kind {
+            case .currentSensorTimeout: loop.board.currentSensor.failure = VirtualFailure(kind: .timeout)
             case .contactorWelded(let c): forced[c] = .closed
             case .contactorFailsToClose(let c): forced[c] = .open
             default: break
@@ -108,7 +171,10 @@ public struct Simulation {
         SimulationSample(time: now, current: pack.current, trueStateOfCharge: pack.meanStateOfCharge,
                          estimatedStateOfCharge: loop.stateOfCharge, cellStatistics: loop.cellStatistics,
                          temperatureStatistics: loop.temperatureStatistics, ambient: pack.ambientTemperature,
-                         hottestCell: pack.elements.map(\.temperature).max() ?? 0, activity: load.activity.rawValue)
+                         hottestCell: pack.elements.map(\.temperature).max() ?? 0, activity: load.activity.rawValue,
+                         bmsState: loop.stateMachine.state.name, dischargeLimit: Double(loop.powerLimits.discharge2s.rawValue) / 1_000,
+                         chargeLimit: Double(loop.powerLimits.charge2s.rawValue) / 1_000, balancingCells: loop.balancer.active.count,
+                         faults: loop.faultMonitor.status.warnings.names)
     }
 
     /// Runs until `duration` of simulated time has passed, calling `record` once per simulated

@@ -8,7 +8,8 @@ import HAL
 /// Collects the time series and writes the run's files.
 public struct SimulationReport {
     public static let timeSeriesHeader =
-        "time_s,current_a,soc_true,soc_est,cell_min_mv,cell_min_index,cell_max_mv,cell_max_index,cell_mean_mv,cell_spread_mv,temp_max_c,ambient_c,hottest_cell_c,activity\n"
+        "time_s,current_a,soc_true,soc_est,cell_min_mv,cell_min_index,cell_max_mv,cell_max_index,cell_mean_mv,cell_spread_mv,temp_max_c,ambient_c,hottest_cell_c,activity,"
+        + "bms_state,discharge_limit_a,charge_limit_a,balancing_cells,faults\n"
     public static let truthHeader = "time_s,cell,soc,capacity_ah,r0_mohm,r0_ref_mohm,temperature_c,leak_ma,voltage_v,faults\n"
     public private(set) var timeSeries = SimulationReport.timeSeriesHeader
     public private(set) var truth = SimulationReport.truthHeader
@@ -26,7 +27,8 @@ public struct SimulationReport {
             row += ",,,,,,"
         }
         row += "," + (s.temperatureStatistics.map { Fixed.text(Double($0.maximum.rawValue) / 10, decimals: 1) } ?? "")
-        row += ",\(Fixed.text(s.ambient, decimals: 2)),\(Fixed.text(s.hottestCell, decimals: 2)),\(s.activity)\n"
+        row += ",\(Fixed.text(s.ambient, decimals: 2)),\(Fixed.text(s.hottestCell, decimals: 2)),\(s.activity)"
+        row += ",\(s.bmsState),\(Fixed.text(s.dischargeLimit, decimals: 3)),\(Fixed.text(s.chargeLimit, decimals: 3)),\(s.balancingCells),\(s.faults)\n"
         timeSeries += row
     }
 
@@ -68,7 +70,12 @@ public struct SimulationReport {
         fields += [("overruns", "\(loop.timing.overruns)"), ("missed_ticks", "\(loop.timing.missedTicks)"),
                    ("clock_faults", "\(loop.timing.clockFaults)"), ("watchdog_feeds", "\(loop.board.watchdog.feeds)"),
                    ("cell_monitor_failures", "\(loop.measurements.cellMonitorFailures.count)"),
-                   ("current_sensor_failures", "\(loop.measurements.currentSensorFailures.count)")]
+                   ("current_sensor_failures", "\(loop.measurements.currentSensorFailures.count)"),
+                   ("bms_state_final", "\"\(loop.stateMachine.state.name)\""),
+                   ("faults_latched", "[" + loop.stateMachine.latched.members.map { "\"\($0.name)\"" }.joined(separator: ", ") + "]"),
+                   ("balancing_charge_counted_mah", Fixed.text(Double(loop.balancer.bledTotal.rawValue) / 3_600, decimals: 3)),
+                   ("balancing_charge_true_mah", Fixed.text(simulation.pack.chargeBled.reduce(0, +) / 3.6, decimals: 3)),
+                   ("balancing_energy_true_wh", Fixed.text(simulation.pack.energyBled / 3_600, decimals: 3))]
         return "{\n" + fields.map { "  \"\($0.0)\": \($0.1)" }.joined(separator: ",\n") + "\n}\n"
     }
 

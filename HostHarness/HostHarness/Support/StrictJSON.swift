@@ -76,6 +76,14 @@ public struct StrictJSONObject {
         return value
     }
 
+    public mutating func bool(_ name: String) throws(HarnessError) -> Bool {
+        let value = try raw(name)
+        guard let number = value as? NSNumber, String(describing: type(of: value)).contains("Boolean") else {
+            throw fail(name, "expected true or false")
+        }
+        return number.boolValue
+    }
+
     public mutating func double(_ name: String, in range: ClosedRange<Double>) throws(HarnessError) -> Double {
         guard let number = Self.number(try raw(name)) else { throw fail(name, "expected a number") }
         let double = number.doubleValue

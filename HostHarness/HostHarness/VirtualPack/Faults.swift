@@ -31,6 +31,8 @@ public enum FaultKind: Equatable, Sendable {
     case canCorruption(fraction: Double)
     /// The front end stops answering (every measurement times out).
     case frontEndTimeout
+    /// The current sensor stops answering.
+    case currentSensorTimeout
 }
 
 /// A fault with its onset, how long it takes to develop, and how long it lasts.
@@ -79,6 +81,7 @@ public struct ScheduledFault: Equatable, Sendable {
         case .canLoss(let f): return "CAN loss \(Fixed.text(f * 100, decimals: 1)) %"
         case .canCorruption(let f): return "CAN corruption \(Fixed.text(f * 100, decimals: 1)) %"
         case .frontEndTimeout: return "front end timeout"
+        case .currentSensorTimeout: return "current sensor timeout"
         }
     }
 }

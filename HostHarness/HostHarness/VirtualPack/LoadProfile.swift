@@ -1,6 +1,7 @@
 // Loads and chargers that draw from or feed the virtual pack: rest, constant current or power,
 // a CC-CV charger, CSV profiles, delivery riding, a delivery day (shifts, depot charging), and
 // sequences of these. Current is positive when charging; so is power.
+import Firmware
 import Foundation
 import HAL
 
@@ -14,13 +15,17 @@ public struct LoadContext: Sendable {
     public var packResistance: Double
     /// The state of charge the BMS displays (nil: not known yet).
     public var displayedStateOfCharge: Double?
+    /// The BMS's 2 s charge current limit (A, positive; nil: no BMS limit, as on a bench supply).
+    public var chargeLimit: Double?
 
-    public init(time: Instant, packVoltage: Double, seriesCount: Int, packResistance: Double, displayedStateOfCharge: Double?) {
+    public init(time: Instant, packVoltage: Double, seriesCount: Int, packResistance: Double, displayedStateOfCharge: Double?,
+                chargeLimit: Double? = nil) {
         self.time = time
         self.packVoltage = packVoltage
         self.seriesCount = seriesCount
         self.packResistance = packResistance
         self.displayedStateOfCharge = displayedStateOfCharge
+        self.chargeLimit = chargeLimit
     }
 }
 
@@ -194,6 +199,24 @@ public struct LoadController: Sendable {
         }
     }
 
+    /// What the load needs the pack connected for now (nil: nothing, the contactors may open):
+    /// discharging loads and drive cycles need drive (regeneration included), chargers charge.
+    public var wantedMode: OperatingMode? {
+        switch profile {
+        case .rest: return nil
+        case .constantCurrent(let x), .constantPower(let x): return x > 0 ? .charge : (x < 0 ? .drive : nil)
+        case .charge: return charger.finished ? nil : .charge
+        case .profile, .delivery: return .drive
+        case .deliveryDay:
+            switch activity {
+            case .resting: return nil
+            case .riding: return .drive
+            case .charging: return .charge
+            }
+        case .sequence: return step < stepController.count ? stepController[step].wantedMode : nil
+        }
+    }
+
     mutating func deliveryDay(_ plan: DeliveryDayPlan, _ context: LoadContext) -> Double {
         let hour = (Double(context.time.microsecondsSinceOrigin) / 3.6e9).truncatingRemainder(dividingBy: 24)
         let inShift = plan.shifts.contains { hour >= $0.start && hour < $0.end }
@@ -221,18 +244,29 @@ public struct LoadController: Sendable {
 
 /// A CC-CV charger: constant current until the pack reaches the voltage per cell, then the
 /// current that holds that voltage (an integrating controller on the measured pack voltage),
-/// until it falls to the cut-off.
+/// until it falls to the cut-off. It never asks for more than the BMS's charge limit, and it
+/// also ends when that limit stays below the cut-off for 30 s (the BMS calls the pack full).
 public struct ChargerState: Sendable {
     var command = 0.0
     var inConstantVoltage = false
+    var limitedSince: Instant? = nil
     public private(set) var finished = false
 
     mutating func current(_ s: ChargerSettings, _ context: LoadContext) -> Double {
         guard !finished else { return 0 }
+        if let limit = context.chargeLimit, limit < s.cutoffCurrent {
+            if let since = limitedSince {
+                if context.time - since >= .seconds(30) { finished = true; command = 0; return 0 }
+            } else {
+                limitedSince = context.time
+            }
+        } else {
+            limitedSince = nil
+        }
         let target = s.cellVoltage * Double(context.seriesCount)
         // Move half-way to the current that would put the pack exactly at the target voltage.
         let correction = (target - context.packVoltage) / max(context.packResistance, 1e-3)
-        command = min(s.current, max(0, command + 0.5 * correction))
+        command = min(s.current, context.chargeLimit ?? .infinity, max(0, command + 0.5 * correction))
         if context.packVoltage >= target - 0.001 * Double(context.seriesCount) { inConstantVoltage = true }
         if inConstantVoltage && command < s.cutoffCurrent {
             finished = true

@@ -77,6 +77,8 @@ public struct PackDesign: Equatable, Sendable {
     public var link: LinkDesign
     /// Ageing runs this many times faster than real time (1 = real), so a month can stand for years.
     public var ageingAcceleration: Double
+    /// Deliberate initial SOC offsets per element (added to the mean; e.g. a pack built unbalanced).
+    public var stateOfChargeOffsets: [Double] = []
 
     public init(cellModel: CellModel, seriesCount: Int, parallelCount: Int, temperatureSensorCells: [Int], busbarResistance: Double, contactResistance: Double, thermal: ThermalDesign, initialStateOfCharge: Double, capacitySpread: Double, resistanceSpread: Double, stateOfChargeSpread: Double, selfDischargeSpread: Double, sensors: SensorDesign, link: LinkDesign, ageingAcceleration: Double) {
         self.cellModel = cellModel

@@ -17,7 +17,9 @@ public struct VirtualCellMonitor: CellMonitor {
     public var failure: VirtualFailure? = nil
     /// The last balancing command received.
     public private(set) var balancing = BalancingCommand.off
-    public var balancingCapability: BalancingCapability { .passive(maximumChannels: 8, bleedCurrent: Milliamperes(100)) }
+    /// Passive balancing: 8 channels at once, a 39 Ω bleed resistor per cell (95 mA at 3.7 V).
+    public static let bleedResistance = 39.0
+    public var balancingCapability: BalancingCapability { .passive(maximumChannels: 8, bleedCurrent: Milliamperes(95)) }
 
     public init(cellCount: Int, temperatureSensorCount: Int) {
         latched = CellMonitorReadings(cellCount: cellCount, temperatureSensorCount: temperatureSensorCount)
@@ -56,22 +58,55 @@ public struct VirtualCurrentSensor: CurrentSensor {
     }
 }
 
-/// Virtual contactors: feedback follows the command, unless a contact is forced (e.g. welded).
+/// Virtual contactors with mechanical delays: a contact moves `closeTime` or `openTime` after
+/// its coil command (typical small DC contactors: 15 ms to close, 8 ms to open including the
+/// arc), unless it is forced (welded, or never closing). Feedback reports the contact.
 public struct VirtualContactorDriver: ContactorDriver {
+    /// Coil states as commanded.
     public private(set) var commanded = ContactorFeedback(mainPositive: .open, mainNegative: .open, precharge: .open)
+    /// Where the contacts are (before forcing).
+    var contacts = ContactorFeedback(mainPositive: .open, mainNegative: .open, precharge: .open)
+    /// When each contact reaches its commanded position (after a command that changed it).
+    var arrival: (Instant, Instant, Instant) = (.origin, .origin, .origin)
     /// Positions that ignore the coil (a welded contact stays `.closed`).
     public var forced = ContactorFeedback()
+    public var closeTime = Microseconds.milliseconds(15)
+    public var openTime = Microseconds.milliseconds(8)
+    /// The simulation's time (set before each tick).
+    public var now = Instant.origin
+
     public init() {}
+
     public mutating func command(_ contactor: Contactor, closed: Bool) throws(VirtualFailure) {
-        commanded[contactor] = closed ? .closed : .open
-    }
-    public mutating func feedback() throws(VirtualFailure) -> ContactorFeedback {
-        var result = commanded
-        for contactor in [Contactor.mainPositive, .mainNegative, .precharge] where forced[contactor] != .unknown {
-            result[contactor] = forced[contactor]
+        let position: ContactorPosition = closed ? .closed : .open
+        guard commanded[contactor] != position else { return }
+        commanded[contactor] = position
+        let at = now + (closed ? closeTime : openTime)
+        switch contactor {
+        case .mainPositive: arrival.0 = at
+        case .mainNegative: arrival.1 = at
+        case .precharge: arrival.2 = at
         }
+    }
+
+    /// Moves the contacts whose travel time is up (call once per tick, after setting `now`).
+    public mutating func advance(to time: Instant) {
+        now = time
+        if contacts.mainPositive != commanded.mainPositive && time >= arrival.0 { contacts.mainPositive = commanded.mainPositive }
+        if contacts.mainNegative != commanded.mainNegative && time >= arrival.1 { contacts.mainNegative = commanded.mainNegative }
+        if contacts.precharge != commanded.precharge && time >= arrival.2 { contacts.precharge = commanded.precharge }
+    }
+
+    /// Where the contacts physically are, forcing included.
+    public var positions: ContactorFeedback {
+        var result = contacts
+        if forced.mainPositive != .unknown { result.mainPositive = forced.mainPositive }
+        if forced.mainNegative != .unknown { result.mainNegative = forced.mainNegative }
+        if forced.precharge != .unknown { result.precharge = forced.precharge }
         return result
     }
+
+    public mutating func feedback() throws(VirtualFailure) -> ContactorFeedback { positions }
 }
 
 /// A CAN bus in memory: what the firmware sent, and a queue of frames for it to receive.

@@ -45,6 +45,9 @@ public struct VirtualPack: Sendable {
         // Fault state (refreshed every 100 ms from the schedule).
         var shortConductance: Double = 0
         var extraHeat: Double = 0
+        /// The balancing bleed resistor across the element, when switched on (S; its heat goes
+        /// to the board, not the cell).
+        var bleedConductance: Double = 0
         var faultResistanceFactor: Double = 1
         var faultCapacityFactor: Double = 1
         // Cycle counting.
@@ -66,6 +69,10 @@ public struct VirtualPack: Sendable {
     public private(set) var energyThroughTerminals: Double = 0
     public private(set) var energyStored: Double = 0
     public private(set) var energyDissipated: Double = 0
+    /// Energy (J) and charge per element (As) burnt in the balancing resistors.
+    public private(set) var energyBled: Double = 0
+    public private(set) var chargeBled: [Double] = []
+    var bleeding = false
     /// Stack voltage including busbars (V), and the DC link on the load side of the contactors (V).
     public private(set) var packVoltage: Double = 0
     public private(set) var linkVoltage: Double = 0
@@ -91,8 +98,9 @@ public struct VirtualPack: Sendable {
         let capacity = model.referenceCapacityAh * 3_600 * Double(d.parallelCount)
         let ambient = d.thermal.ambient.celsius(at: 0)
         var elements: [Element] = [], hot: [HotElement] = []
-        for _ in 0..<d.seriesCount {
-            let soc = d.initialStateOfCharge + d.stateOfChargeSpread * random.standardNormalish()
+        for index in 0..<d.seriesCount {
+            let offset = index < d.stateOfChargeOffsets.count ? d.stateOfChargeOffsets[index] : 0
+            let soc = min(1, max(0, d.initialStateOfCharge + offset + d.stateOfChargeSpread * random.standardNormalish()))
             let q = capacity * (1 + d.capacitySpread * random.standardNormalish())
             let r = (1 + d.resistanceSpread * random.standardNormalish()) / Double(d.parallelCount)
             let leak = model.selfDischargePerMonth * q / (30 * 86_400) * max(0, 1 + d.selfDischargeSpread * random.standardNormalish())
@@ -104,6 +112,7 @@ public struct VirtualPack: Sendable {
         }
         self.elements = elements
         self.hot = hot
+        chargeBled = Array(repeating: 0, count: hot.count)
         busbarHeat = Array(repeating: 0, count: max(0, d.seriesCount - 1))
         refreshSlowState()
         refreshVoltages()
@@ -167,6 +176,7 @@ public struct VirtualPack: Sendable {
 
         sinceThermalStep += dt.rawValue
         if sinceThermalStep >= VirtualPack.thermalStep {
+            if bleeding { accountBleed(seconds: Double(sinceThermalStep) * 1e-6) }
             thermalStep(seconds: Double(sinceThermalStep) * 1e-6)
             sinceThermalStep = 0
             refreshSlowState()
@@ -246,7 +256,8 @@ public struct VirtualPack: Sendable {
             e.capacityAmpereSeconds = e.builtCapacityAmpereSeconds * max(0.05, 1 - ageing) * e.faultCapacityFactor
             e.resistanceFactor = e.builtResistanceFactor * (1 + model.ageing.resistanceGrowthPerFade * ageing) * e.faultResistanceFactor
             let soc = hot[i].circuit.stateOfCharge
-            hot[i].leakCurrent = e.selfDischargeCurrent * arrhenius(e.temperature) + hot[i].shortConductance * hot[i].terminalVoltage
+            hot[i].leakCurrent = e.selfDischargeCurrent * arrhenius(e.temperature)
+                + (hot[i].shortConductance + e.bleedConductance) * hot[i].terminalVoltage
             // The circuit's elements change smoothly with SOC and temperature: recompute them when
             // SOC moved by 0.2 % or the temperature by 0.05 K, or ageing or a fault changed them.
             let at = hot[i].coefficientsAt
@@ -321,6 +332,29 @@ public struct VirtualPack: Sendable {
                 e.direction = moving
             }
             elements[i] = e
+        }
+    }
+
+    // MARK: - Balancing
+
+    /// Switches the bleed resistors (`ohms` each) of the elements in `cells` on and every other
+    /// one off (what the front end's balancing switches do).
+    public mutating func setBleed(cells: CellSet, ohms: Double) {
+        bleeding = false
+        for i in elements.indices {
+            let g = cells.contains(i) ? 1 / ohms : 0
+            elements[i].bleedConductance = g
+            if g > 0 { bleeding = true }
+            hot[i].leakCurrent = elements[i].selfDischargeCurrent * arrhenius(elements[i].temperature)
+                + (hot[i].shortConductance + g) * hot[i].terminalVoltage
+        }
+    }
+
+    mutating func accountBleed(seconds: Double) {
+        for i in elements.indices where elements[i].bleedConductance > 0 {
+            let v = hot[i].terminalVoltage, q = elements[i].bleedConductance * v * seconds
+            energyBled += q * v
+            chargeBled[i] += q
         }
     }
 

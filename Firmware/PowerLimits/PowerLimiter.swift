@@ -1,0 +1,217 @@
+// State of power: how much current the pack can take and give over the next 2 s, 10 s and 30 s
+// without any cell leaving its recommended-safety voltage window, derated by temperature, SOC
+// and active faults, and ramped so consumers see slopes, not steps.
+import HAL
+
+/// What the power limiter needs to know beyond the protection table.
+public struct PowerLimitConfiguration: Sendable {
+    /// One cell's equivalent circuit at 25 °C: R0, R1 (τ1), R2 (τ2), in mΩ and s.
+    public var r0Milliohms: Float
+    public var r1Milliohms: Float
+    public var tau1Seconds: Float
+    public var r2Milliohms: Float
+    public var tau2Seconds: Float
+    /// Resistance rise per kelvin below 25 °C (fraction; e.g. 0.03: +30 % at 15 °C).
+    public var resistanceRisePerKelvinBelow25: Float
+    /// Current ceilings (mA, positive) per horizon: 2 s, 10 s, 30 s; charge and discharge.
+    public var maximumCharge: (Milliamperes, Milliamperes, Milliamperes)
+    public var maximumDischarge: (Milliamperes, Milliamperes, Milliamperes)
+    /// Discharge derates linearly to zero below this SOC (permille), charge above this one.
+    public var dischargeDerateBelowSOCPermille: Int32
+    public var chargeDerateAboveSOCPermille: Int32
+    /// Multipliers while any fault is at the recommended-safety (or only the operating) tier.
+    public var recommendedSafetyFactor: Float
+    public var maximumOperatingFactor: Float
+    /// How fast a limit may rise (mA per second); it may fall at once.
+    public var rampRate: Milliamperes
+    /// One element's heat capacity (J/K) and its thermal conductance to its surroundings
+    /// (neighbours and air, W/K): for the estimated heating of cells without a sensor.
+    public var elementHeatCapacity: Float
+    public var elementConductance: Float
+
+    public init(r0Milliohms: Float, r1Milliohms: Float, tau1Seconds: Float, r2Milliohms: Float, tau2Seconds: Float,
+                resistanceRisePerKelvinBelow25: Float, maximumCharge: (Milliamperes, Milliamperes, Milliamperes),
+                maximumDischarge: (Milliamperes, Milliamperes, Milliamperes), dischargeDerateBelowSOCPermille: Int32,
+                chargeDerateAboveSOCPermille: Int32, recommendedSafetyFactor: Float, maximumOperatingFactor: Float,
+                rampRate: Milliamperes, elementHeatCapacity: Float, elementConductance: Float) {
+        self.r0Milliohms = r0Milliohms
+        self.r1Milliohms = r1Milliohms
+        self.tau1Seconds = tau1Seconds
+        self.r2Milliohms = r2Milliohms
+        self.tau2Seconds = tau2Seconds
+        self.resistanceRisePerKelvinBelow25 = resistanceRisePerKelvinBelow25
+        self.maximumCharge = maximumCharge
+        self.maximumDischarge = maximumDischarge
+        self.dischargeDerateBelowSOCPermille = dischargeDerateBelowSOCPermille
+        self.chargeDerateAboveSOCPermille = chargeDerateAboveSOCPermille
+        self.recommendedSafetyFactor = recommendedSafetyFactor
+        self.maximumOperatingFactor = maximumOperatingFactor
+        self.rampRate = rampRate
+        self.elementHeatCapacity = elementHeatCapacity
+        self.elementConductance = elementConductance
+    }
+
+    func validate() throws(ConfigurationError) {
+        guard r0Milliohms > 0, r1Milliohms >= 0, tau1Seconds > 0, r2Milliohms >= 0, tau2Seconds > 0, resistanceRisePerKelvinBelow25 >= 0,
+              maximumCharge.0 >= maximumCharge.1, maximumCharge.1 >= maximumCharge.2, maximumCharge.2 > .zero,
+              maximumDischarge.0 >= maximumDischarge.1, maximumDischarge.1 >= maximumDischarge.2, maximumDischarge.2 > .zero,
+              dischargeDerateBelowSOCPermille >= 0, dischargeDerateBelowSOCPermille <= 1_000,
+              chargeDerateAboveSOCPermille >= 0, chargeDerateAboveSOCPermille < 1_000,
+              recommendedSafetyFactor >= 0, recommendedSafetyFactor <= 1, maximumOperatingFactor >= 0, maximumOperatingFactor <= 1,
+              rampRate > .zero, elementHeatCapacity > 0, elementConductance > 0 else {
+            throw .powerLimitOutOfRange
+        }
+    }
+}
+
+/// Charge and discharge current limits (mA, both positive) for the three horizons.
+public struct PowerLimits: Equatable, Sendable {
+    public var charge2s = Milliamperes.zero, charge10s = Milliamperes.zero, charge30s = Milliamperes.zero
+    public var discharge2s = Milliamperes.zero, discharge10s = Milliamperes.zero, discharge30s = Milliamperes.zero
+    public init() {}
+    public static let zero = PowerLimits()
+}
+
+/// Computes the limits every 10 ms.
+public struct PowerLimiter: Sendable {
+    public private(set) var limits = PowerLimits()
+    /// The limits before ramping (what the pack could do now).
+    public private(set) var available = PowerLimits()
+    /// How much warmer than the sensed temperatures each cell is estimated to run (K), from its
+    /// extra heat: a cell whose terminal voltage sits further from the pack's mean in the
+    /// direction of the current dissipates |I|·|Δv| more (a conservative estimate: SOC
+    /// differences count as loss too), through a first-order thermal model. Four sensors do not
+    /// see every cell; this lets the limiter protect the unsensed weak one.
+    public private(set) var excessHeating: PerCell<Float>
+    public private(set) var hottestExcess: Float = 0
+    /// exp(−h/τ) for the three horizons, computed once (no libm in the firmware).
+    let decay1: (Float, Float, Float), decay2: (Float, Float, Float)
+
+    init(configuration c: PowerLimitConfiguration, cellCount: Int) {
+        excessHeating = PerCell(repeating: 0, count: cellCount)
+        decay1 = (PowerLimiter.exponential(-2 / c.tau1Seconds), PowerLimiter.exponential(-10 / c.tau1Seconds),
+                  PowerLimiter.exponential(-30 / c.tau1Seconds))
+        decay2 = (PowerLimiter.exponential(-2 / c.tau2Seconds), PowerLimiter.exponential(-10 / c.tau2Seconds),
+                  PowerLimiter.exponential(-30 / c.tau2Seconds))
+    }
+
+    /// e^x for x ≤ 0 by squaring a short series (configuration time only; accurate to ~1e-6).
+    static func exponential(_ x: Float) -> Float {
+        var y = x / 1_024
+        y = 1 + y * (1 + y * (0.5 + y * (1.0 / 6 + y / 24)))
+        for _ in 0..<10 { y *= y }
+        return y
+    }
+
+    /// Stage `powerLimits` (every 10 ms). `connected` is the mode the contactors are closed for
+    /// (nil: open, every limit zero).
+    mutating func update(measurements m: Measurements, temperatures: PackStatistics<DeciCelsius>?, stateOfCharge: Float?,
+                         faults: FaultStatus, connected: OperatingMode?, configuration c: PackConfiguration, dt: Microseconds) {
+        let p = c.powerLimits, protection = c.protection
+        estimateHeating(measurements: m, configuration: p, seconds: Float(Int(dt.saturatedInt32)) / 1_000_000)
+        var target = PowerLimits()
+        if let mode = connected, faults.safety.isEmpty, let current = m.pack.current.validValue {
+            // Resistance for each horizon, at the coldest sensor (the worst case).
+            let coldest = Float(Int(temperatures?.minimum.rawValue ?? 250)) / 10
+            let warmth = 1 + p.resistanceRisePerKelvinBelow25 * (coldest < 25 ? 25 - coldest : 0)
+            let r2s = (p.r0Milliohms + p.r1Milliohms * (1 - decay1.0) + p.r2Milliohms * (1 - decay2.0)) * warmth
+            let r10s = (p.r0Milliohms + p.r1Milliohms * (1 - decay1.1) + p.r2Milliohms * (1 - decay2.1)) * warmth
+            let r30s = (p.r0Milliohms + p.r1Milliohms * (1 - decay1.2) + p.r2Milliohms * (1 - decay2.2)) * warmth
+            // The weakest cell decides: least headroom to the recommended-safety voltages.
+            var lowest = Int32.max, highest = Int32.min, valid = 0
+            for i in m.cells.cellVoltages.indices where m.cells.cellVoltages[i].isValid {
+                let v = m.cells.cellVoltages[i].value.rawValue
+                if v < lowest { lowest = v }
+                if v > highest { highest = v }
+                valid += 1
+            }
+            if valid == m.cells.cellVoltages.count && valid > 0 {
+                let dischargeRoom = Float(Int(lowest - protection.cellUndervoltage.recommendedSafety))      // mV
+                let chargeRoom = Float(Int(protection.cellOvervoltage.recommendedSafety - highest))
+                let now = Float(Int(current.rawValue))                                                     // mA, + = charging
+                // v' = v + (I' − I)·R ≥ V_min  ⇒  |I'| ≤ room/R − I (mV/mΩ = A = 1000 mA).
+                func limit(_ room: Float, _ r: Float, _ sign: Float) -> Float { max(0, room / r * 1_000 + sign * now) }
+                let socFactor = PowerLimiter.socFactors(stateOfCharge, p)
+                let temperatureFactor = PowerLimiter.temperatureFactors(temperatures, protection,
+                                                                        excess: Int32(hottestExcess * 10))
+                var faultFactor: Float = 1
+                if !faults.derating.isEmpty { faultFactor = p.recommendedSafetyFactor } else if !faults.warnings.isEmpty { faultFactor = p.maximumOperatingFactor }
+                let chargeScale = socFactor.charge * temperatureFactor.charge * faultFactor * (mode == .drive || mode == .charge ? 1 : 0)
+                let dischargeScale = socFactor.discharge * temperatureFactor.discharge * faultFactor * (mode == .drive ? 1 : 0)
+                func clamp(_ x: Float, _ ceiling: Milliamperes) -> Milliamperes {
+                    let scaled = x
+                    return Milliamperes(Int32(min(scaled, Float(Int(ceiling.rawValue)))))
+                }
+                target.charge2s = clamp(limit(chargeRoom, r2s, 1) * chargeScale, p.maximumCharge.0)
+                target.charge10s = clamp(limit(chargeRoom, r10s, 1) * chargeScale, p.maximumCharge.1)
+                target.charge30s = clamp(limit(chargeRoom, r30s, 1) * chargeScale, p.maximumCharge.2)
+                target.discharge2s = clamp(limit(dischargeRoom, r2s, -1) * dischargeScale, p.maximumDischarge.0)
+                target.discharge10s = clamp(limit(dischargeRoom, r10s, -1) * dischargeScale, p.maximumDischarge.1)
+                target.discharge30s = clamp(limit(dischargeRoom, r30s, -1) * dischargeScale, p.maximumDischarge.2)
+            }
+        }
+        available = target
+        // Rise no faster than the ramp rate; fall at once.
+        // mA/s × µs / 10⁶ in Float (no 64-bit division on 32-bit targets).
+        let step = Int32(Float(Int(p.rampRate.rawValue)) * Float(Int(dt.saturatedInt32)) / 1_000_000)
+        func ramp(_ old: Milliamperes, _ new: Milliamperes) -> Milliamperes {
+            new.rawValue > old.rawValue ? Milliamperes(min(new.rawValue, old.rawValue &+ step)) : new
+        }
+        limits.charge2s = ramp(limits.charge2s, target.charge2s)
+        limits.charge10s = ramp(limits.charge10s, target.charge10s)
+        limits.charge30s = ramp(limits.charge30s, target.charge30s)
+        limits.discharge2s = ramp(limits.discharge2s, target.discharge2s)
+        limits.discharge10s = ramp(limits.discharge10s, target.discharge10s)
+        limits.discharge30s = ramp(limits.discharge30s, target.discharge30s)
+    }
+
+    /// Advances each cell's estimated excess temperature by `seconds`.
+    mutating func estimateHeating(measurements m: Measurements, configuration p: PowerLimitConfiguration, seconds: Float) {
+        let cells = m.cells.cellVoltages
+        var sum: Float = 0, valid = 0
+        for i in cells.indices where cells[i].isValid { sum += Float(Int(cells[i].value.rawValue)); valid += 1 }
+        let amperes = Float(Int(m.pack.current.validValue?.rawValue ?? 0)) / 1_000
+        let mean = valid > 0 ? sum / Float(valid) : 0
+        var hottest: Float = 0
+        for i in excessHeating.indices {
+            var watts: Float = 0
+            if valid == cells.count && cells[i].isValid {
+                // Discharging (I < 0): a cell below the mean loses more; charging: one above it.
+                let offset = (Float(Int(cells[i].value.rawValue)) - mean) / 1_000      // V
+                watts = max(0, amperes * offset)
+            }
+            let t = excessHeating[i] + (watts - p.elementConductance * excessHeating[i]) * seconds / p.elementHeatCapacity
+            excessHeating[i] = max(0, t)
+            if excessHeating[i] > hottest { hottest = excessHeating[i] }
+        }
+        hottestExcess = hottest
+    }
+
+    /// Discharge falls linearly to zero below the derating SOC; charge above its SOC.
+    static func socFactors(_ soc: Float?, _ p: PowerLimitConfiguration) -> (charge: Float, discharge: Float) {
+        guard let soc else { return (1, 1) }
+        let permille = soc * 1_000
+        let low = Float(Int(p.dischargeDerateBelowSOCPermille)), high = Float(Int(p.chargeDerateAboveSOCPermille))
+        let discharge: Float = low > 0 ? min(1, max(0, permille / low)) : 1
+        let charge: Float = high < 1_000 ? min(1, max(0, (1_000 - permille) / (1_000 - high))) : 1
+        return (charge, discharge)
+    }
+
+    /// 1 inside the maximum-operating temperatures, falling linearly to 0 at the recommended-
+    /// safety ones (hot and cold, charge and discharge windows).
+    /// `excess` (deci-K) is added to the hottest sensor (the estimated hottest cell).
+    static func temperatureFactors(_ t: PackStatistics<DeciCelsius>?, _ p: ProtectionConfiguration,
+                                   excess: Int32 = 0) -> (charge: Float, discharge: Float) {
+        guard let t else { return (1, 1) }
+        func factor(_ value: Int32, _ limit: TieredLimit) -> Float {
+            let start = limit.maximumOperating, end = limit.recommendedSafety
+            guard start != end else { return limit.violates(value, end) ? 0 : 1 }
+            let x = Float(Int(value - start)) / Float(Int(end - start))
+            return 1 - min(1, max(0, x))
+        }
+        let hot = Int32(t.maximum.rawValue) + excess, cold = Int32(t.minimum.rawValue)
+        let charge = min(factor(hot, p.overtemperatureCharge), factor(cold, p.undertemperatureCharge))
+        let discharge = min(factor(hot, p.overtemperatureDischarge), factor(cold, p.undertemperatureDischarge))
+        return (charge, discharge)
+    }
+}

@@ -1,0 +1,275 @@
+// Fault detection: every tick, each limit and plausibility rule of the protection table is
+// checked against the validated measurements, debounced, and reported by tier.
+import HAL
+
+/// "No instant" for the trackers' timestamps (cheaper than `Instant?` in RAM).
+let never = Int64.min
+
+/// Debounce and tier state of one tiered limit. The debounce is an up/down counter (as in
+/// foxBMS's diagnosis module): time spent beyond a threshold counts up, time inside counts down
+/// (to zero); the tier is confirmed when the count reaches the tier's debounce. A single noisy
+/// sample inside the limit therefore does not restart a slow crossing, and a short spike beyond
+/// it does not confirm.
+struct TieredTracker: Sendable {
+    var score: (Int64, Int64, Int64) = (0, 0, 0)                  // µs beyond, per tier
+    var confirmed: (Bool, Bool, Bool) = (false, false, false)
+    var lastUpdate = never
+    /// When the maximum-safety tier was confirmed (the reaction delay runs from there).
+    var safetyConfirmedAt = never
+
+    var tier: Tier? {
+        confirmed.2 ? .maximumSafety : (confirmed.1 ? .recommendedSafety : (confirmed.0 ? .maximumOperating : nil))
+    }
+
+    /// Feeds one value (nil: the limit does not apply now, e.g. a charge limit while discharging).
+    mutating func update(_ value: Int32?, _ limit: TieredLimit, now: Instant, maximumStep: Int64 = 100_000) {
+        let t = now.microsecondsSinceOrigin
+        // The time this sample stands for: since the previous one (none for the first), at most
+        // `maximumStep` (the caller's period plus margin: a gap in the calls is not time spent
+        // beyond the limit).
+        let elapsed = lastUpdate == never ? 0 : min(max(0, t - lastUpdate), maximumStep)
+        lastUpdate = t
+        step(&score.0, &confirmed.0, value, limit.maximumOperating, limit.debounceOperating, limit, elapsed)
+        step(&score.1, &confirmed.1, value, limit.recommendedSafety, limit.debounceRecommended, limit, elapsed)
+        let wasSafety = confirmed.2
+        step(&score.2, &confirmed.2, value, limit.maximumSafety, limit.debounceSafety, limit, elapsed)
+        // The reaction delay runs from the first confirmation; re-confirming (a value flapping
+        // around the threshold) does not postpone the trip.
+        if confirmed.2 && !wasSafety && safetyConfirmedAt == never { safetyConfirmedAt = t }
+    }
+
+    @inline(__always)
+    func step(_ score: inout Int64, _ confirmed: inout Bool, _ value: Int32?, _ threshold: Int32, _ debounce: Microseconds,
+              _ limit: TieredLimit, _ elapsed: Int64) {
+        // Not applicable now (the other window: e.g. a sample at the rest current while charging):
+        // no tier, and the count runs down as if inside — one such sample does not wipe it.
+        guard let value else { score = max(0, score - elapsed); confirmed = false; return }
+        if limit.violates(value, threshold) {
+            score = min(score + elapsed, debounce.rawValue)
+            if score >= debounce.rawValue { confirmed = true }
+        } else {
+            score = max(0, score - elapsed)
+            if limit.clears(value, threshold) { confirmed = false }
+        }
+    }
+
+    /// Whether a confirmed maximum-safety violation has waited out its reaction delay. Once
+    /// confirmed it trips even if the value recovers during the delay.
+    func tripped(_ limit: TieredLimit, now: Instant) -> Bool {
+        safetyConfirmedAt != never && now.microsecondsSinceOrigin - safetyConfirmedAt >= limit.reactionDelay.rawValue
+    }
+
+    /// Forgets a trip once the state machine has taken it (the tier itself stays while violated).
+    mutating func acknowledgeTrip() { if !confirmed.2 { safetyConfirmedAt = never } }
+}
+
+/// Debounce state of one plausibility rule.
+struct PlausibilityTracker: Sendable {
+    var since = never
+    var confirmed = false
+    var confirmedAt = never
+
+    mutating func update(_ condition: Bool, _ rule: PlausibilityRule, now: Instant) {
+        let t = now.microsecondsSinceOrigin
+        if condition {
+            if since == never { since = t }
+            if !confirmed && t - since >= rule.debounce.rawValue { confirmed = true; confirmedAt = t }
+        } else {
+            since = never
+            confirmed = false
+        }
+    }
+
+    func tripped(_ rule: PlausibilityRule, now: Instant) -> Bool {
+        rule.tier == .maximumSafety && confirmedAt != never && now.microsecondsSinceOrigin - confirmedAt >= rule.reactionDelay.rawValue
+    }
+
+    mutating func acknowledgeTrip() { if !confirmed { confirmedAt = never } }
+}
+
+/// What the fault monitor concludes this tick.
+public struct FaultStatus: Equatable, Sendable {
+    /// Faults confirmed at the maximum-operating tier or above (warnings).
+    public var warnings = FaultSet()
+    /// Faults confirmed at the recommended-safety tier or above (derate).
+    public var derating = FaultSet()
+    /// Faults confirmed at the maximum-safety tier.
+    public var safety = FaultSet()
+    /// Maximum-safety faults whose reaction delay has elapsed: the contactors must open.
+    public var tripped = FaultSet()
+    public init() {}
+}
+
+/// Checks every rule of the protection table against the validated measurements.
+public struct FaultMonitor: Sendable {
+    var overvoltage = TieredTracker(), undervoltage = TieredTracker()
+    var overtemperatureCharge = TieredTracker(), overtemperatureDischarge = TieredTracker()
+    var undertemperatureCharge = TieredTracker(), undertemperatureDischarge = TieredTracker()
+    var overcurrentCharge = TieredTracker(), overcurrentDischarge = TieredTracker()
+    var riseRate = TieredTracker()
+    var implausible = PlausibilityTracker(), stale = PlausibilityTracker(), temperatureSensor = PlausibilityTracker()
+    var allTemperatureSensors = PlausibilityTracker()
+    var current = PlausibilityTracker(), sumOfCells = PlausibilityTracker(), stuck = PlausibilityTracker()
+    /// Temperature history for the rate of rise: one sample per second per sensor (deci-°C).
+    var history: FixedList<21, PerTemperatureSensor<Int16>>
+    /// Stuck-channel detection: each cell's last value and since when it has not changed, and
+    /// since when the current has been above the stuck-detection current.
+    var lastValue: PerCell<Int32>
+    var unchangedSince: PerCell<Int64>
+    var flowingSince = never
+    /// Cells whose readings are suspect (a stuck channel): balancing leaves them alone.
+    public private(set) var suspectCells = CellSet()
+    /// The fastest temperature rise over the window (deci-K per minute), for reports.
+    public private(set) var fastestRise: Int32 = 0
+    public private(set) var status = FaultStatus()
+
+    init(cellCount: Int, temperatureSensorCount: Int) {
+        history = FixedList(filler: PerTemperatureSensor(repeating: 0, count: temperatureSensorCount))
+        lastValue = PerCell(repeating: 0, count: cellCount)
+        unchangedSince = PerCell(repeating: never, count: cellCount)
+    }
+
+    /// The 1 ms checks: cell voltages, currents, temperatures (from the latest 100 ms statistics)
+    /// and the plausibility rules.
+    mutating func evaluate(now: Instant, measurements m: Measurements, cells: PackStatistics<Millivolts>?,
+                           temperatures: PackStatistics<DeciCelsius>?, configuration c: PackConfiguration) {
+        let p = c.protection
+        overvoltage.update(cells?.maximum.rawValue, p.cellOvervoltage, now: now)
+        undervoltage.update(cells?.minimum.rawValue, p.cellUndervoltage, now: now)
+        let current = m.pack.current.validValue
+        let charging = current.map { $0 > c.restCurrent } ?? false
+        let hottest = temperatures.map { Int32($0.maximum.rawValue) }, coldest = temperatures.map { Int32($0.minimum.rawValue) }
+        overtemperatureCharge.update(charging ? hottest : nil, p.overtemperatureCharge, now: now)
+        overtemperatureDischarge.update(charging ? nil : hottest, p.overtemperatureDischarge, now: now)
+        undertemperatureCharge.update(charging ? coldest : nil, p.undertemperatureCharge, now: now)
+        undertemperatureDischarge.update(charging ? nil : coldest, p.undertemperatureDischarge, now: now)
+        overcurrentCharge.update(current?.rawValue, p.overcurrentCharge, now: now)
+        overcurrentDischarge.update(current?.rawValue, p.overcurrentDischarge, now: now)
+
+        // Plausibility. Channel problems and staleness are told apart by status.
+        var badChannels = 0, staleChannels = 0
+        for i in m.cells.cellVoltages.indices {
+            switch m.cells.cellVoltages[i].status {
+            case .valid: break
+            case .stale, .notMeasured: staleChannels += 1
+            case .implausible, .openWire, .channelFault: badChannels += 1
+            }
+        }
+        implausible.update(badChannels > 0, p.cellVoltageImplausible, now: now)
+        stale.update(staleChannels > 0, p.cellVoltageStale, now: now)
+        var badSensors = 0
+        for i in m.cells.temperatures.indices where !m.cells.temperatures[i].isValid { badSensors += 1 }
+        let sensors = m.cells.temperatures.count
+        temperatureSensor.update(badSensors > 0, p.temperatureSensorFault, now: now)
+        allTemperatureSensors.update(sensors > 0 && 2 * badSensors > sensors,
+                                     PlausibilityRule(tier: .maximumSafety, debounce: p.temperatureSensorFault.debounce,
+                                                      reactionDelay: p.temperatureSensorFault.reactionDelay), now: now)
+        self.current.update(current == nil, p.currentMeasurementFault, now: now)
+        var mismatch = false
+        if let cells, cells.invalidCount == 0, let packVoltage = m.pack.packVoltage.validValue {
+            let allowance = p.sumOfCellsTolerance.rawValue
+                + p.sumOfCellsTolerancePerAmpere.rawValue * ((current?.magnitude.rawValue ?? 0) / 1_000)
+            let difference = cells.sum - packVoltage.rawValue
+            mismatch = difference > allowance || difference < -allowance
+        }
+        sumOfCells.update(mismatch, p.sumOfCellsMismatch, now: now)
+        status = conclude(now: now, configuration: c)
+    }
+
+    /// The 100 ms checks: stuck cell-voltage channels.
+    mutating func evaluateStuck(now: Instant, measurements m: Measurements, configuration c: PackConfiguration) {
+        let p = c.protection, t = now.microsecondsSinceOrigin
+        let flowing = m.pack.current.validValue.map { $0.magnitude >= p.stuckCurrent } ?? false
+        if !flowing { flowingSince = never } else if flowingSince == never { flowingSince = t }
+        var stuckNow = CellSet()
+        for i in m.cells.cellVoltages.indices {
+            let reading = m.cells.cellVoltages[i]
+            guard reading.isValid else { unchangedSince[i] = never; continue }
+            if reading.value.rawValue != lastValue[i] || unchangedSince[i] == never {
+                lastValue[i] = reading.value.rawValue
+                unchangedSince[i] = t
+            } else if flowingSince != never && t - max(unchangedSince[i], flowingSince) >= p.stuckTime.rawValue {
+                stuckNow.insert(i)
+            }
+        }
+        // A stuck channel stays suspect until its reading moves again.
+        for i in m.cells.cellVoltages.indices where suspectCells.contains(i) && unchangedSince[i] == t { suspectCells.remove(i) }
+        suspectCells.bits |= stuckNow.bits
+        stuck.update(!stuckNow.isEmpty, p.stuckCellVoltage, now: now)
+    }
+
+    /// The 1 s checks: temperature rate of rise over the configured window.
+    mutating func evaluateRise(now: Instant, measurements m: Measurements, configuration c: PackConfiguration) {
+        var sample = PerTemperatureSensor<Int16>(repeating: Int16.min, count: m.cells.temperatures.count)
+        for i in m.cells.temperatures.indices where m.cells.temperatures[i].isValid {
+            sample[i] = m.cells.temperatures[i].value.rawValue
+        }
+        let windowSeconds = Int32(saturating: c.protection.riseWindow.rawValue) / 1_000_000   // validated: 1...20 s
+        let window = Int(windowSeconds)
+        if history.count == history.capacityValue || history.count > window {
+            // Drop the oldest sample (a shift over at most 21 small lists, once a second).
+            for k in 1..<history.count { history[k - 1] = history[k] }
+            history.removeLast()
+        }
+        history.append(sample)
+        var fastest: Int32? = nil
+        if history.count > window {
+            let oldest = history[0]
+            for i in sample.indices where sample[i] != Int16.min && oldest[i] != Int16.min {
+                let rise = (Int32(sample[i]) - Int32(oldest[i])) * 60 / windowSeconds
+                if fastest == nil || rise > fastest! { fastest = rise }
+            }
+        }
+        fastestRise = fastest ?? 0
+        riseRate.update(fastest, c.protection.temperatureRiseRate, now: now, maximumStep: 1_100_000)
+    }
+
+    func conclude(now: Instant, configuration c: PackConfiguration) -> FaultStatus {
+        let p = c.protection
+        var s = FaultStatus()
+        func tiered(_ id: FaultID, _ tracker: TieredTracker, _ limit: TieredLimit) {
+            if tracker.tripped(limit, now: now) { s.tripped.insert(id); s.safety.insert(id) }
+            guard let tier = tracker.tier else { return }
+            s.warnings.insert(id)
+            if tier >= .recommendedSafety { s.derating.insert(id) }
+            if tier == .maximumSafety { s.safety.insert(id) }
+            if tracker.tripped(limit, now: now) { s.tripped.insert(id) }
+        }
+        func rule(_ id: FaultID, _ tracker: PlausibilityTracker, _ rule: PlausibilityRule) {
+            guard tracker.confirmed || tracker.tripped(rule, now: now) else { return }
+            s.warnings.insert(id)
+            if rule.tier >= .recommendedSafety { s.derating.insert(id) }
+            if rule.tier == .maximumSafety { s.safety.insert(id) }
+            if tracker.tripped(rule, now: now) { s.tripped.insert(id) }
+        }
+        tiered(.cellOvervoltage, overvoltage, p.cellOvervoltage)
+        tiered(.cellUndervoltage, undervoltage, p.cellUndervoltage)
+        tiered(.overtemperatureCharge, overtemperatureCharge, p.overtemperatureCharge)
+        tiered(.overtemperatureDischarge, overtemperatureDischarge, p.overtemperatureDischarge)
+        tiered(.undertemperatureCharge, undertemperatureCharge, p.undertemperatureCharge)
+        tiered(.undertemperatureDischarge, undertemperatureDischarge, p.undertemperatureDischarge)
+        tiered(.overcurrentCharge, overcurrentCharge, p.overcurrentCharge)
+        tiered(.overcurrentDischarge, overcurrentDischarge, p.overcurrentDischarge)
+        tiered(.temperatureRiseRate, riseRate, p.temperatureRiseRate)
+        rule(.cellVoltageImplausible, implausible, p.cellVoltageImplausible)
+        rule(.cellVoltageStale, stale, p.cellVoltageStale)
+        rule(.temperatureSensorFault, temperatureSensor, p.temperatureSensorFault)
+        let all = PlausibilityRule(tier: .maximumSafety, debounce: p.temperatureSensorFault.debounce,
+                                   reactionDelay: p.temperatureSensorFault.reactionDelay)
+        rule(.temperatureSensorFault, allTemperatureSensors, all)
+        rule(.currentMeasurementFault, current, p.currentMeasurementFault)
+        rule(.sumOfCellsMismatch, sumOfCells, p.sumOfCellsMismatch)
+        rule(.stuckCellVoltage, stuck, p.stuckCellVoltage)
+        return s
+    }
+
+    /// The state machine took this tick's trips: a trip is acted on once.
+    mutating func acknowledgeTrips() {
+        overvoltage.acknowledgeTrip(); undervoltage.acknowledgeTrip()
+        overtemperatureCharge.acknowledgeTrip(); overtemperatureDischarge.acknowledgeTrip()
+        undertemperatureCharge.acknowledgeTrip(); undertemperatureDischarge.acknowledgeTrip()
+        overcurrentCharge.acknowledgeTrip(); overcurrentDischarge.acknowledgeTrip(); riseRate.acknowledgeTrip()
+        implausible.acknowledgeTrip(); stale.acknowledgeTrip(); temperatureSensor.acknowledgeTrip()
+        allTemperatureSensors.acknowledgeTrip(); current.acknowledgeTrip(); sumOfCells.acknowledgeTrip(); stuck.acknowledgeTrip()
+    }
+}
