@@ -87,7 +87,7 @@ public enum StandardPolicy {
             riseWindow: .seconds(10),
             cellVoltageImplausible: PlausibilityRule(tier: .maximumSafety, debounce: ms(100), reactionDelay: ms(100)),
             cellVoltageStale: PlausibilityRule(tier: .maximumSafety, debounce: ms(100), reactionDelay: ms(100)),
-            temperatureSensorFault: PlausibilityRule(tier: .recommendedSafety, debounce: ms(500), reactionDelay: ms(100)),
+            temperatureSensorFault: PlausibilityRule(tier: .recommendedSafety, debounce: ms(200), reactionDelay: ms(100)),
             currentMeasurementFault: PlausibilityRule(tier: .maximumSafety, debounce: ms(100), reactionDelay: ms(100)),
             sumOfCellsMismatch: PlausibilityRule(tier: .maximumSafety, debounce: ms(300), reactionDelay: ms(100)),
             sumOfCellsTolerance: Millivolts(1_500), sumOfCellsTolerancePerAmpere: Millivolts(5),

@@ -363,11 +363,15 @@ import Testing
         #expect(rig.latched.contains(.cellVoltageStale))
     }
 
+    /// The temperature-sensor rule confirms on the sample after its debounce (plausibility rules
+    /// count from the first bad sample).
+    static let sensorDebounceSamples = Int(testConfiguration().protection.temperatureSensorFault.debounce.rawValue / 1_000) + 1
+
     @Test(arguments: [-401, 1_201] as [Int16])
     func oneTemperatureSensorOutOfRangeDeratesWithoutTripping(value: Int16) throws {
         var rig = try Rig()
         rig.h.loop.board.cellMonitor.temperatures[1] = DeciCelsius(value)
-        #expect(rig.ticks(until: { $0.status.warnings.contains(.temperatureSensorFault) }, atMost: 600) == 501)
+        #expect(rig.ticks(until: { $0.status.warnings.contains(.temperatureSensorFault) }, atMost: 600) == Self.sensorDebounceSamples)
         #expect(rig.status.derating.contains(.temperatureSensorFault))
         #expect(!rig.status.safety.contains(.temperatureSensorFault))
         rig.tick(300)                                                 // well past the reaction delay
@@ -389,7 +393,7 @@ import Testing
         var rig = try Rig(configuration: testConfiguration(temperatureSensors: sensors),
                           temperatures: Array(repeating: 250, count: sensors))
         for i in 0..<bad { rig.h.loop.board.cellMonitor.temperatures[i] = DeciCelsius(1_500) }
-        #expect(rig.ticks(until: { $0.status.derating.contains(.temperatureSensorFault) }, atMost: 600) == 501)
+        #expect(rig.ticks(until: { $0.status.derating.contains(.temperatureSensorFault) }, atMost: 600) == Self.sensorDebounceSamples)
         #expect(rig.status.safety.contains(.temperatureSensorFault) == trips, "\(bad) of \(sensors) bad")
         let latchedAfter = rig.ticks(until: { !$0.latched.isEmpty }, atMost: 200)
         #expect(latchedAfter == (trips ? 100 : nil), "\(bad) of \(sensors) bad")

@@ -13,9 +13,10 @@ public struct ReactionCase: Sendable {
     public var onsetDefinition: String
     /// The documented bound (Docs/protection.md): onset to both main contactors reported open.
     public var documentedBound: Microseconds
-    /// The fault scenario, and when its onset is (checked after every tick).
+    /// The fault scenario, and when its onset is (checked after every tick, with a scratch
+    /// array the check may keep history in).
     public var scenario: Scenario
-    public var onset: @Sendable (Simulation) -> Bool
+    public var onset: @Sendable (Simulation, inout [Double]) -> Bool
     /// The twin that stays just inside the limit, what "inside" means, and how long it runs.
     public var inside: Scenario
     public var insideDefinition: String
@@ -90,10 +91,34 @@ public enum ReactionTimes {
             return ReactionCase(
                 fault: fault, threshold: threshold, onsetDefinition: "\(onset) (scheduled at 3 s)", documentedBound: .milliseconds(500),
                 scenario: scenario(name, soc: 0.6, load: drive, seconds: 5, faults: [ScheduledFault(kind, at: .seconds(3))]),
-                onset: { s in s.now >= Instant(microsecondsSinceOrigin: 3_000_000) },
+                onset: { s, _ in s.now >= Instant(microsecondsSinceOrigin: 3_000_000) },
                 inside: scenario(name + "-inside", soc: 0.6, load: drive, seconds: 5,
                                  faults: [ScheduledFault(kind, at: .seconds(3), duration: inside)]),
                 insideDefinition: insideDefinition)
+        }
+
+        /// A 100 W hot spot at sensor 1's cell from 2 s, in air 1.5 K below the limit; sensor lag
+        /// set to zero. The twin: the pack 0.3 K below the limit, no hot spot.
+        func overtemperature(_ fault: FaultID, _ name: String, limit: Int32, load amperes: Double, window: String) -> ReactionCase {
+            let sensed = template.pack.temperatureSensorCells[0]
+            let celsius = Double(limit) / 10
+            return ReactionCase(
+                fault: fault,
+                threshold: "hottest sensor above \(C(limit)) for 300 ms (100 ms statistics), then 200 ms reaction delay",
+                onsetDefinition: "the first tick the sensed cell's true temperature exceeds \(C(limit)) (a 100 W hot spot at sensor 1's cell"
+                    + " in \(celsius - 1.5) °C air, \(window); sensor lag set to 0)",
+                documentedBound: .milliseconds(1_000),
+                scenario: scenario(name, soc: 0.6, load: .constantCurrent(amperes: amperes), seconds: 60,
+                                   faults: [ScheduledFault(.localHeating(cell: sensed, watts: 100), at: .seconds(2))]) { s in
+                    s.pack.thermal.ambient = .constant(celsius: celsius - 1.5)
+                    s.pack.sensors.temperatureLag = 0
+                },
+                onset: { s, _ in s.pack.elements[sensed].temperature * 10 > Double(limit) },
+                inside: scenario(name + "-inside", soc: 0.6, load: .constantCurrent(amperes: amperes), seconds: 10) { s in
+                    s.pack.thermal.ambient = .constant(celsius: celsius - 0.3)
+                    s.pack.sensors.temperatureLag = 0
+                },
+                insideDefinition: "the pack 0.3 K below \(C(limit)) for 10 s, \(window)")
         }
 
         return [
@@ -102,7 +127,7 @@ public enum ReactionTimes {
                 onsetDefinition: "the first tick a true cell terminal voltage exceeds \(mV(ov)) (a rogue charger pushes 1C into a 97 % pack)",
                 documentedBound: .milliseconds(200),
                 scenario: scenario("cell-overvoltage", soc: 0.97, load: .constantCurrent(amperes: oneC), seconds: 20),
-                onset: { s in (0..<s.pack.hot.count).contains { s.pack.terminalVoltage($0) * 1_000 > Double(ov) } },
+                onset: { s, _ in (0..<s.pack.hot.count).contains { s.pack.terminalVoltage($0) * 1_000 > Double(ov) } },
                 inside: try insideVoltage("cell-overvoltage", soc: 0.97, limit: ov, by: -3),
                 insideDefinition: "cell 1 reads 3 mV below \(mV(ov)) for 7 s (sensor offset, quiet sensors)"),
             ReactionCase(
@@ -110,7 +135,7 @@ public enum ReactionTimes {
                 onsetDefinition: "the first tick a true cell terminal voltage falls below \(mV(uv)) (a rogue 3C load on a 4 % pack)",
                 documentedBound: .milliseconds(200),
                 scenario: scenario("cell-undervoltage", soc: 0.04, load: .constantCurrent(amperes: -3 * oneC), seconds: 60),
-                onset: { s in (0..<s.pack.hot.count).contains { s.pack.terminalVoltage($0) * 1_000 < Double(uv) } },
+                onset: { s, _ in (0..<s.pack.hot.count).contains { s.pack.terminalVoltage($0) * 1_000 < Double(uv) } },
                 inside: try insideVoltage("cell-undervoltage", soc: 0.10, limit: uv, by: 3),
                 insideDefinition: "cell 1 reads 3 mV above \(mV(uv)) for 7 s (sensor offset, quiet sensors)"),
             ReactionCase(
@@ -118,7 +143,7 @@ public enum ReactionTimes {
                 onsetDefinition: "the first tick the true pack current exceeds \(A(-ocDischarge)) in discharge (a rogue 5C load)",
                 documentedBound: .milliseconds(50),
                 scenario: scenario("overcurrent-discharge", soc: 0.6, load: .constantCurrent(amperes: -5 * oneC), seconds: 5),
-                onset: { s in s.pack.current * 1_000 < Double(ocDischarge) },
+                onset: { s, _ in s.pack.current * 1_000 < Double(ocDischarge) },
                 inside: scenario("overcurrent-discharge-inside", soc: 0.6,
                                  load: .constantCurrent(amperes: Double(ocDischarge) / 1_000 + 0.5), seconds: 3, quiet),
                 insideDefinition: "a discharge 0.5 A inside \(A(-ocDischarge)) for 3 s"),
@@ -127,27 +152,14 @@ public enum ReactionTimes {
                 onsetDefinition: "the first tick the true pack current exceeds \(A(ocCharge)) in charge (a rogue 2C charger)",
                 documentedBound: .milliseconds(50),
                 scenario: scenario("overcurrent-charge", soc: 0.5, load: .constantCurrent(amperes: 2 * oneC), seconds: 5),
-                onset: { s in s.pack.current * 1_000 > Double(ocCharge) },
+                onset: { s, _ in s.pack.current * 1_000 > Double(ocCharge) },
                 inside: scenario("overcurrent-charge-inside", soc: 0.5,
                                  load: .constantCurrent(amperes: Double(ocCharge) / 1_000 - 0.5), seconds: 3, quiet),
                 insideDefinition: "a charge 0.5 A inside \(A(ocCharge)) for 3 s"),
-            ReactionCase(
-                fault: .overtemperatureDischarge,
-                threshold: "hottest sensor above \(C(ot)) for 300 ms (100 ms statistics), then 200 ms reaction delay",
-                onsetDefinition: "the first tick a sensed cell's true temperature exceeds \(C(ot)) (a 100 W hot spot at sensor 1's cell in 63.5 °C; sensor lag set to 0)",
-                documentedBound: .milliseconds(1_000),
-                scenario: scenario("overtemperature-discharge", soc: 0.6, load: .constantCurrent(amperes: -2),
-                                   seconds: 60, faults: [ScheduledFault(.localHeating(cell: template.pack.temperatureSensorCells[0], watts: 100),
-                                                                        at: .seconds(2))]) { s in
-                    s.pack.thermal.ambient = .constant(celsius: 63.5)
-                    s.pack.sensors.temperatureLag = 0
-                },
-                onset: { s in s.pack.elements[s.scenario.pack.temperatureSensorCells[0]].temperature * 10 > Double(ot) },
-                inside: scenario("overtemperature-discharge-inside", soc: 0.6, load: .constantCurrent(amperes: -2), seconds: 10) { s in
-                    s.pack.thermal.ambient = .constant(celsius: Double(ot) / 10 - 0.3)
-                    s.pack.sensors.temperatureLag = 0
-                },
-                insideDefinition: "the pack 0.3 K below \(C(ot)) for 10 s"),
+            overtemperature(.overtemperatureDischarge, "overtemperature-discharge", limit: ot, load: -2,
+                            window: "discharge (a 2 A drive load)"),
+            overtemperature(.overtemperatureCharge, "overtemperature-charge", limit: policy.overtemperatureCharge.maximumSafety,
+                            load: 5, window: "charge (a 0.5C charger)"),
             outage(.cellVoltageStale, .frontEndTimeout, "cell-voltage-stale",
                    threshold: "no cell voltages for 100 ms (measurement timeout), 100 ms debounce, 100 ms reaction delay",
                    onset: "the front end stops answering", inside: .milliseconds(100),
@@ -160,6 +172,50 @@ public enum ReactionTimes {
                    threshold: "no current reading for 100 ms (measurement timeout), 100 ms debounce, 100 ms reaction delay",
                    onset: "the current sensor stops answering", inside: .milliseconds(100),
                    insideDefinition: "the current sensor silent for 100 ms (no longer than the measurement timeout)"),
+            ReactionCase(
+                fault: .temperatureRiseRate,
+                threshold: "fastest sensor rising faster than \(Double(policy.temperatureRiseRate.maximumSafety) / 10) K/min over 10 s"
+                    + " (sampled every second) for 2 s",
+                onsetDefinition: "the first whole second at which the sensed cell's true temperature rose faster than that over the"
+                    + " preceding 10 s (a 100 W hot spot at sensor 1's cell from 15 s, once the firmware has 10 s of history;"
+                    + " 25 °C air, sensor lag 0)",
+                documentedBound: .milliseconds(4_000),
+                scenario: scenario("temperature-rise-rate", soc: 0.6, load: .constantCurrent(amperes: -2), seconds: 60,
+                                   faults: [ScheduledFault(.localHeating(cell: template.pack.temperatureSensorCells[0], watts: 100),
+                                                           at: .seconds(15))]) { s in s.pack.sensors.temperatureLag = 0 },
+                onset: { s, history in
+                    guard s.now.microsecondsSinceOrigin % 1_000_000 == 0 else { return false }
+                    history.append(s.pack.elements[s.scenario.pack.temperatureSensorCells[0]].temperature)
+                    guard history.count > 10 else { return false }
+                    let perMinute = (history[history.count - 1] - history[history.count - 11]) * 6       // K per minute
+                    return perMinute * 10 > Double(policy.temperatureRiseRate.maximumSafety)
+                },
+                inside: scenario("temperature-rise-rate-inside", soc: 0.6, load: .constantCurrent(amperes: -2), seconds: 45,
+                                 faults: [ScheduledFault(.localHeating(cell: template.pack.temperatureSensorCells[0], watts: 15),
+                                                         at: .seconds(15))]) { s in s.pack.sensors.temperatureLag = 0 },
+                insideDefinition: "a 15 W hot spot (about half the limit's rate) for 30 s"),
+            ReactionCase(
+                fault: .temperatureSensorFault,
+                threshold: "more than half of the temperature sensors implausible for 200 ms, then 100 ms reaction delay (one of them: derate only)",
+                onsetDefinition: "three of the four sensors open (read −50 °C; scheduled at 3 s)",
+                documentedBound: .milliseconds(500),
+                scenario: scenario("temperature-sensors", soc: 0.6, load: .constantCurrent(amperes: -5), seconds: 5,
+                                   faults: (0..<3).map { ScheduledFault(.temperatureSensorOpen(sensor: $0), at: .seconds(3)) }),
+                onset: { s, _ in s.now >= Instant(microsecondsSinceOrigin: 3_000_000) },
+                inside: scenario("temperature-sensors-inside", soc: 0.6, load: .constantCurrent(amperes: -5), seconds: 6,
+                                 faults: (0..<2).map { ScheduledFault(.temperatureSensorOpen(sensor: $0), at: .seconds(3)) }),
+                insideDefinition: "two of the four sensors open for 3 s (half: derate, no opening)"),
+            ReactionCase(
+                fault: .sumOfCellsMismatch,
+                threshold: "Σ cells and the pack voltage apart by more than 1.5 V + 5 mV/A for 300 ms, then 100 ms reaction delay",
+                onsetDefinition: "the pack-voltage measurement jumps 2 V high (scheduled at 3 s)",
+                documentedBound: .milliseconds(500),
+                scenario: scenario("sum-of-cells", soc: 0.6, load: .constantCurrent(amperes: -5), seconds: 5,
+                                   faults: [ScheduledFault(.packVoltageSensorOffset(volts: 2), at: .seconds(3))]),
+                onset: { s, _ in s.now >= Instant(microsecondsSinceOrigin: 3_000_000) },
+                inside: scenario("sum-of-cells-inside", soc: 0.6, load: .constantCurrent(amperes: -5), seconds: 6,
+                                 faults: [ScheduledFault(.packVoltageSensorOffset(volts: 1.45), at: .seconds(3))]),
+                insideDefinition: "the pack voltage 1.45 V high for 3 s (inside 1.5 V + 5 mV/A)"),
         ]
     }
 
@@ -167,14 +223,14 @@ public enum ReactionTimes {
     public static func measure(_ c: ReactionCase) throws(HarnessError) -> ReactionResult {
         var simulation = try Simulation(scenario: c.scenario)
         let end = Instant.origin + c.scenario.duration
-        var onset: Instant? = nil, opened: Instant? = nil
+        var onset: Instant? = nil, opened: Instant? = nil, scratch: [Double] = []
         var wasClosed = false
         while simulation.now < end && opened == nil {
             simulation.step()
             let feedback = simulation.loop.contactorFeedback
             let bothOpen = feedback.mainPositive == .open && feedback.mainNegative == .open
             if !bothOpen { wasClosed = true }
-            if onset == nil && c.onset(simulation) { onset = simulation.now }
+            if onset == nil && c.onset(simulation, &scratch) { onset = simulation.now }
             if let _ = onset, wasClosed, bothOpen { opened = simulation.now }
         }
         var twin = try Simulation(scenario: c.inside)

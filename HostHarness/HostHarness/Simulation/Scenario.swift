@@ -202,6 +202,7 @@ public struct Scenario: Equatable, Sendable {
         case "can-loss": kind = .canLoss(fraction: try o.double("fraction", in: 0...1))
         case "can-corruption": kind = .canCorruption(fraction: try o.double("fraction", in: 0...1))
         case "front-end-timeout": kind = .frontEndTimeout
+        case "pack-voltage-sensor-offset": kind = .packVoltageSensorOffset(volts: try o.double("mv", in: -100_000...100_000) / 1_000)
         case "current-sensor-timeout": kind = .currentSensorTimeout
         default:
             throw HarnessError("\(file): '\(o.key("type"))': unknown fault '\(type)' (see Docs/virtual-pack.md, fault catalogue)")

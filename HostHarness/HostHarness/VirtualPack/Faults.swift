@@ -23,6 +23,8 @@ public enum FaultKind: Equatable, Sendable {
     case temperatureSensorStuck(sensor: Int)
     /// The current sensor's offset drifts (A per hour).
     case currentSensorDrift(amperesPerHour: Double)
+    /// The pack-voltage measurement reads `volts` high.
+    case packVoltageSensorOffset(volts: Double)
     /// Contactor faults: the contact stays closed whatever the coil does, or never closes.
     case contactorWelded(Contactor)
     case contactorFailsToClose(Contactor)
@@ -76,6 +78,7 @@ public struct ScheduledFault: Equatable, Sendable {
         case .temperatureSensorShort(let s): return "temperature sensor \(s + 1) shorted"
         case .temperatureSensorStuck(let s): return "temperature sensor \(s + 1) stuck"
         case .currentSensorDrift(let a): return "current sensor drift \(Fixed.text(a * 1_000, decimals: 1)) mA/h"
+        case .packVoltageSensorOffset(let v): return "pack voltage sensor offset \(Fixed.text(v, decimals: 3)) V"
         case .contactorWelded(let c): return "contactor \(c) welded"
         case .contactorFailsToClose(let c): return "contactor \(c) fails to close"
         case .canLoss(let f): return "CAN loss \(Fixed.text(f * 100, decimals: 1)) %"

@@ -19,6 +19,7 @@ public struct PackSensors: Sendable {
     var cellOffsetFault: [Int: Double] = [:], cellNoiseFault: [Int: Double] = [:]
     var temperatureFault: [Int: FaultKind] = [:]
     var currentDrift = 0.0        // A
+    var packVoltageOffset = 0.0   // V
     public private(set) var frontEndTimedOut = false
 
     public init(design: SensorDesign, pack: PackDesign, random: inout SplitMix64) {
@@ -45,7 +46,7 @@ public struct PackSensors: Sendable {
             frozenCells = frozenCells.filter { stuckCells.contains($0.key) }
             frozenTemperatures = frozenTemperatures.filter { if case .temperatureSensorStuck = temperatureFault[$0.key] { true } else { false } }
         }
-        currentDrift = 0; frontEndTimedOut = false
+        currentDrift = 0; frontEndTimedOut = false; packVoltageOffset = 0
         for fault in faults {
             let s = fault.severity(at: time)
             guard s > 0 else { continue }
@@ -59,6 +60,7 @@ public struct PackSensors: Sendable {
             case .currentSensorDrift(let perHour):
                 currentDrift = perHour * Double(time.microsecondsSinceOrigin - fault.at.rawValue) / 3.6e9
             case .frontEndTimeout: frontEndTimedOut = true
+            case .packVoltageSensorOffset(let v): packVoltageOffset = v * s
             default: break
             }
         }
@@ -136,7 +138,7 @@ public struct PackSensors: Sendable {
         let amperes = current * (1 + d.currentGainError) + d.currentOffset + currentDrift + d.currentNoise * noise.next()
         let milliamperes = PackSensors.quantise(amperes, d.currentResolution) * Int64(d.currentResolution * 1_000 + 0.5)
         return PackSensorReadings(current: Reading(Milliamperes(Int32(truncatingIfNeeded: milliamperes))),
-                                  packVoltage: Reading(Millivolts(Int32(truncatingIfNeeded: PackSensors.quantise(packVoltage, 0.001)))),
+                                  packVoltage: Reading(Millivolts(Int32(truncatingIfNeeded: PackSensors.quantise(packVoltage + packVoltageOffset, 0.001)))),
                                   linkVoltage: Reading(Millivolts(Int32(truncatingIfNeeded: PackSensors.quantise(linkVoltage, 0.001)))))
     }
 }
