@@ -61,6 +61,12 @@ public struct FixedList<let capacity: Int, Element: Sendable>: Sendable {
         for i in 0..<storedCount { body(&storage[i], &paired.storage[i], source.storage[i]) }
     }
 
+    /// Calls `body` with every index and element, in order.
+    @inlinable
+    public func forEachElement(_ body: (Int, Element) -> Void) {
+        for i in 0..<storedCount { body(i, storage[i]) }
+    }
+
     /// Element `index` (0..<count). Yielded in place (`_read`/`_modify`), so reading or
     /// updating one element never copies the list.
     @inlinable public subscript(index: Int) -> Element {

@@ -95,7 +95,8 @@ public struct ControlLoop<Board: BMSBoard> {
             ran.insert(.stateOfCharge)
             var connected: OperatingMode? = nil
             if case .connected(let mode) = stateMachine.state { connected = mode }
-            powerLimiter.update(measurements: measurements, temperatures: temperatureStatistics, stateOfCharge: stateOfCharge,
+            powerLimiter.update(measurements: measurements, cells: cellStatistics, temperatures: temperatureStatistics,
+                                stateOfCharge: stateOfCharge,
                                 faults: faultMonitor.status, connected: connected, configuration: configuration,
                                 dt: .milliseconds(10))
             ran.insert(.powerLimits)

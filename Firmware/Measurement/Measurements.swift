@@ -35,6 +35,12 @@ public struct Measurements: Sendable {
     /// What the devices delivered this tick, before validation.
     var raw: CellMonitorReadings
     var rawPack: PackSensorReadings
+    /// After validation: cell channels that are implausible or faulty (open wire, channel fault),
+    /// cell channels with no current value (stale, never measured), and temperature sensors that
+    /// are not valid. Counted here, in the one pass validation makes anyway.
+    public private(set) var badCellChannels = 0
+    public private(set) var staleCellChannels = 0
+    public private(set) var invalidTemperatureSensors = 0
     public private(set) var cellMonitorFailures = FailureCount()
     public private(set) var currentSensorFailures = FailureCount()
     /// Pack and link voltages are plausible from −1 V up to the stack of plausible cell maxima.
@@ -81,12 +87,22 @@ public struct Measurements: Sendable {
     /// Stage `validate`: applies the plausibility and staleness rules to this tick's raw readings.
     mutating func validate(now: Instant, configuration c: PackConfiguration) {
         let timeout = c.measurementTimeout
+        var bad = 0, stale = 0, invalidTemperatures = 0
         cells.cellVoltages.update(paired: &cellVoltageRefreshed, from: &raw.cellVoltages) { validated, refreshed, reading in
             Self.update(&validated, refreshed: &refreshed, with: reading, plausible: c.plausibleCellVoltage, now: now, timeout: timeout)
+            switch validated.status {
+            case .valid: break
+            case .stale, .notMeasured: stale += 1
+            case .implausible, .openWire, .channelFault: bad += 1
+            }
         }
         cells.temperatures.update(paired: &temperatureRefreshed, from: &raw.temperatures) { validated, refreshed, reading in
             Self.update(&validated, refreshed: &refreshed, with: reading, plausible: c.plausibleTemperature, now: now, timeout: timeout)
+            if validated.status != .valid { invalidTemperatures += 1 }
         }
+        badCellChannels = bad
+        staleCellChannels = stale
+        invalidTemperatureSensors = invalidTemperatures
         let sensed = rawPack
         Self.update(&pack.current, refreshed: &currentRefreshed, with: sensed.current,
                     plausible: c.plausibleCurrent, now: now, timeout: timeout)

@@ -105,10 +105,11 @@ public struct PowerLimiter: Sendable {
 
     /// Stage `powerLimits` (every 10 ms). `connected` is the mode the contactors are closed for
     /// (nil: open, every limit zero).
-    mutating func update(measurements m: Measurements, temperatures: PackStatistics<DeciCelsius>?, stateOfCharge: Float?,
+    mutating func update(measurements m: Measurements, cells: PackStatistics<Millivolts>?,
+                         temperatures: PackStatistics<DeciCelsius>?, stateOfCharge: Float?,
                          faults: FaultStatus, connected: OperatingMode?, configuration c: PackConfiguration, dt: Microseconds) {
         let p = c.powerLimits, protection = c.protection
-        estimateHeating(measurements: m, configuration: p, seconds: Float(Int(dt.saturatedInt32)) / 1_000_000)
+        estimateHeating(measurements: m, cells: cells, configuration: p, seconds: Float(Int(dt.saturatedInt32)) / 1_000_000)
         var target = PowerLimits()
         if let mode = connected, faults.safety.isEmpty, let current = m.pack.current.validValue {
             // Resistance for each horizon, at the coldest sensor (the worst case).
@@ -118,14 +119,8 @@ public struct PowerLimiter: Sendable {
             let r10s = (p.r0Milliohms + p.r1Milliohms * (1 - decay1.1) + p.r2Milliohms * (1 - decay2.1)) * warmth
             let r30s = (p.r0Milliohms + p.r1Milliohms * (1 - decay1.2) + p.r2Milliohms * (1 - decay2.2)) * warmth
             // The weakest cell decides: least headroom to the recommended-safety voltages.
-            var lowest = Int32.max, highest = Int32.min, valid = 0
-            for i in m.cells.cellVoltages.indices where m.cells.cellVoltages[i].isValid {
-                let v = m.cells.cellVoltages[i].value.rawValue
-                if v < lowest { lowest = v }
-                if v > highest { highest = v }
-                valid += 1
-            }
-            if valid == m.cells.cellVoltages.count && valid > 0 {
+            if let stats = cells, stats.invalidCount == 0, stats.validCount > 0 {
+                let lowest = stats.minimum.rawValue, highest = stats.maximum.rawValue
                 let dischargeRoom = Float(Int(lowest - protection.cellUndervoltage.recommendedSafety))      // mV
                 let chargeRoom = Float(Int(protection.cellOvervoltage.recommendedSafety - highest))
                 let now = Float(Int(current.rawValue))                                                     // mA, + = charging
@@ -166,23 +161,24 @@ public struct PowerLimiter: Sendable {
     }
 
     /// Advances each cell's estimated excess temperature by `seconds`.
-    mutating func estimateHeating(measurements m: Measurements, configuration p: PowerLimitConfiguration, seconds: Float) {
-        let cells = m.cells.cellVoltages
-        var sum: Float = 0, valid = 0
-        for i in cells.indices where cells[i].isValid { sum += Float(Int(cells[i].value.rawValue)); valid += 1 }
+    mutating func estimateHeating(measurements m: Measurements, cells stats: PackStatistics<Millivolts>?,
+                                  configuration p: PowerLimitConfiguration, seconds: Float) {
         let amperes = Float(Int(m.pack.current.validValue?.rawValue ?? 0)) / 1_000
-        let mean = valid > 0 ? sum / Float(valid) : 0
+        // The mean over valid cells; heat only counts with every cell valid.
+        let allValid = stats.map { $0.invalidCount == 0 } ?? false
+        let mean = stats.map { Float(Int($0.sum)) / Float($0.validCount) } ?? 0
         var hottest: Float = 0
-        for i in excessHeating.indices {
+        let decay = p.elementConductance * seconds / p.elementHeatCapacity, gain = seconds / p.elementHeatCapacity
+        m.cells.cellVoltages.forEachElement { i, reading in
             var watts: Float = 0
-            if valid == cells.count && cells[i].isValid {
+            if allValid {
                 // Discharging (I < 0): a cell below the mean loses more; charging: one above it.
-                let offset = (Float(Int(cells[i].value.rawValue)) - mean) / 1_000      // V
+                let offset = (Float(Int(reading.value.rawValue)) - mean) / 1_000           // V
                 watts = max(0, amperes * offset)
             }
-            let t = excessHeating[i] + (watts - p.elementConductance * excessHeating[i]) * seconds / p.elementHeatCapacity
-            excessHeating[i] = max(0, t)
-            if excessHeating[i] > hottest { hottest = excessHeating[i] }
+            let t = max(0, excessHeating[i] + watts * gain - decay * excessHeating[i])
+            excessHeating[i] = t
+            if t > hottest { hottest = t }
         }
         hottestExcess = hottest
     }

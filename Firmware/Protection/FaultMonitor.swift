@@ -29,6 +29,12 @@ struct TieredTracker: Sendable {
         // beyond the limit).
         let elapsed = lastUpdate == never ? 0 : min(max(0, t - lastUpdate), maximumStep)
         lastUpdate = t
+        // The common cases — inside every threshold, or the limit not applicable, with nothing
+        // counted or confirmed: nothing to do.
+        if score.0 == 0, score.1 == 0, score.2 == 0, !confirmed.0, !confirmed.1, !confirmed.2,
+           value.map({ !limit.violates($0, limit.maximumOperating) }) ?? true {
+            return
+        }
         step(&score.0, &confirmed.0, value, limit.maximumOperating, limit.debounceOperating, limit, elapsed)
         step(&score.1, &confirmed.1, value, limit.recommendedSafety, limit.debounceRecommended, limit, elapsed)
         let wasSafety = confirmed.2
@@ -146,19 +152,11 @@ public struct FaultMonitor: Sendable {
         overcurrentCharge.update(current?.rawValue, p.overcurrentCharge, now: now)
         overcurrentDischarge.update(current?.rawValue, p.overcurrentDischarge, now: now)
 
-        // Plausibility. Channel problems and staleness are told apart by status.
-        var badChannels = 0, staleChannels = 0
-        for i in m.cells.cellVoltages.indices {
-            switch m.cells.cellVoltages[i].status {
-            case .valid: break
-            case .stale, .notMeasured: staleChannels += 1
-            case .implausible, .openWire, .channelFault: badChannels += 1
-            }
-        }
-        implausible.update(badChannels > 0, p.cellVoltageImplausible, now: now)
-        stale.update(staleChannels > 0, p.cellVoltageStale, now: now)
-        var badSensors = 0
-        for i in m.cells.temperatures.indices where !m.cells.temperatures[i].isValid { badSensors += 1 }
+        // Plausibility. Channel problems and staleness are told apart by status (counted by
+        // validation).
+        implausible.update(m.badCellChannels > 0, p.cellVoltageImplausible, now: now)
+        stale.update(m.staleCellChannels > 0, p.cellVoltageStale, now: now)
+        let badSensors = m.invalidTemperatureSensors
         let sensors = m.cells.temperatures.count
         temperatureSensor.update(badSensors > 0, p.temperatureSensorFault, now: now)
         allTemperatureSensors.update(sensors > 0 && 2 * badSensors > sensors,
@@ -173,7 +171,7 @@ public struct FaultMonitor: Sendable {
             mismatch = difference > allowance || difference < -allowance
         }
         sumOfCells.update(mismatch, p.sumOfCellsMismatch, now: now)
-        status = conclude(now: now, configuration: c)
+        conclude(now: now, configuration: c)
     }
 
     /// The 100 ms checks: stuck cell-voltage channels.
@@ -224,7 +222,9 @@ public struct FaultMonitor: Sendable {
         riseRate.update(fastest, c.protection.temperatureRiseRate, now: now, maximumStep: 1_100_000)
     }
 
-    func conclude(now: Instant, configuration c: PackConfiguration) -> FaultStatus {
+    /// Sets `status` from the trackers. (Mutating so that it runs on `self` in place: a
+    /// non-mutating method on this 1.9 KB struct copied it on every tick.)
+    mutating func conclude(now: Instant, configuration c: PackConfiguration) {
         let p = c.protection
         var s = FaultStatus()
         func tiered(_ id: FaultID, _ tracker: TieredTracker, _ limit: TieredLimit) {
@@ -260,7 +260,7 @@ public struct FaultMonitor: Sendable {
         rule(.currentMeasurementFault, current, p.currentMeasurementFault)
         rule(.sumOfCellsMismatch, sumOfCells, p.sumOfCellsMismatch)
         rule(.stuckCellVoltage, stuck, p.stuckCellVoltage)
-        return s
+        status = s
     }
 
     /// The state machine took this tick's trips: a trip is acted on once.
