@@ -114,6 +114,8 @@ public struct ContactorSequencer: Sendable {
     }
 
     public private(set) var state = State.open
+    /// The link voltage when closing began (for weld detection from voltage).
+    var linkAtClose: Millivolts? = nil
     let configuration: ContactorConfiguration
     let restCurrent: Milliamperes
 
@@ -142,6 +144,7 @@ public struct ContactorSequencer: Sendable {
         // Open and idle: any contact reporting closed is welded.
         case (.open, .close(let o)):
             commands.add(.mainNegative, closed: true)
+            linkAtClose = o.linkVoltage
             state = .closingNegative(deadline: o.now + c.feedbackTimeout)
         case (.open, .open), (.open, .reset):
             break
@@ -152,7 +155,14 @@ public struct ContactorSequencer: Sendable {
 
         // Closing: main negative, then precharge, then main positive, then release the precharge.
         case (.closingNegative(let deadline), .tick(let o)):
-            if o.feedback.mainNegative == .closed {
+            if o.feedback.mainNegative == .closed, let before = linkAtClose, let link = o.linkVoltage, let pack = o.packVoltage,
+               (link - before).rawValue > c.prechargeVoltageTolerance.rawValue,
+               (pack - link).rawValue <= c.prechargeVoltageTolerance.rawValue {
+                // Weld detection from voltage: with only main negative closed the link must not
+                // jump to the pack voltage; if it does, a positive-side contact is welded (and the
+                // link was charged without its precharge resistor).
+                fail(.contactorWelded)
+            } else if o.feedback.mainNegative == .closed {
                 commands.add(.precharge, closed: true)
                 state = .precharging(deadline: o.now + c.prechargeTimeout, attempt: 1)
             } else if o.now >= deadline {

@@ -228,6 +228,10 @@ import Testing
             // Closing main negative.
             row("main negative reporting closed starts the precharge (attempt 1)", .closingNegative,
                 .tick(obs(1_010, negativeClosed)), [close(.precharge)], .precharging(deadline: at(2_010), attempt: 1)),
+            failure("the link jumping to the pack voltage while only main negative closes is a weld on the positive side",
+                    .closingNegative, .tick(obs(1_010, ContactorFeedback(mainPositive: .closed, mainNegative: .closed, precharge: .open),
+                                                link: pack)),
+                    .contactorWelded),
             row("main negative not yet closed within the feedback timeout keeps waiting", .closingNegative,
                 .tick(obs(1_099, allOpen)), .closingNegative(deadline: at(1_100))),
             failure("main negative still open at the feedback timeout is a feedback fault", .closingNegative,

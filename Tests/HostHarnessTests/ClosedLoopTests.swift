@@ -79,6 +79,22 @@ import Testing
         #expect(sim.pack.current == 0)
     }
 
+    /// A main positive welded behind a feedback contact that still follows the coil: only the
+    /// link voltage jumping to the pack voltage as main negative closes tells; the firmware stops
+    /// there, before any precharge or load current.
+    @Test func aWeldHiddenBehindTheFeedbackIsFoundFromTheLinkVoltage() throws {
+        var sim = try Simulation(scenario: Self.scenario(load: .constantCurrent(amperes: -5), seconds: 2,
+                                                         faults: [ScheduledFault(.contactorWeldedBehindFeedback(.mainPositive), at: .zero)]))
+        var loadCurrent = false
+        for _ in 0..<2_000 {
+            sim.step()
+            if sim.pack.current < -1 { loadCurrent = true }
+        }
+        #expect(sim.loop.stateMachine.latched.contains(.contactorWelded))
+        #expect(sim.loop.board.contactors.commanded.mainNegative == .open)
+        #expect(!loadCurrent, "the load drew current through the welded contact")
+    }
+
     @Test func aContactorThatNeverClosesEndsInAFeedbackFaultWithEverythingOpen() throws {
         var sim = try Simulation(scenario: Self.scenario(load: .constantCurrent(amperes: -5), seconds: 2,
                                                          faults: [ScheduledFault(.contactorFailsToClose(.mainPositive), at: .zero)]))

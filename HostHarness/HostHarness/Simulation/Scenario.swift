@@ -199,6 +199,7 @@ public struct Scenario: Equatable, Sendable {
         case "current-sensor-drift": kind = .currentSensorDrift(amperesPerHour: try o.double("ma_per_hour", in: -100_000...100_000) / 1_000)
         case "contactor-welded": kind = .contactorWelded(try contactor())
         case "contactor-fails-to-close": kind = .contactorFailsToClose(try contactor())
+        case "contactor-welded-behind-feedback": kind = .contactorWeldedBehindFeedback(try contactor())
         case "can-loss": kind = .canLoss(fraction: try o.double("fraction", in: 0...1))
         case "can-corruption": kind = .canCorruption(fraction: try o.double("fraction", in: 0...1))
         case "front-end-timeout": kind = .frontEndTimeout

@@ -154,9 +154,10 @@ public struct Simulation {
     mutating func applyBoardFaults() {
         loop.board.cellMonitor.failure = sensors.frontEndTimedOut ? VirtualFailure(kind: .timeout) : nil
         loop.board.currentSensor.failure = nil
-        var forced = ContactorFeedback()
+        var forced = ContactorFeedback(), hidden = ContactorFeedback()
         for fault in scenario.faults where fault.severity(at: now) > 0 {
             switch fault.kind {
+            case .contactorWeldedBehindFeedback(let c): hidden[c] = .closed
             case .currentSensorTimeout: loop.board.currentSensor.failure = VirtualFailure(kind: .timeout)
             case .contactorWelded(let c): forced[c] = .closed
             case .contactorFailsToClose(let c): forced[c] = .open
@@ -164,6 +165,7 @@ public struct Simulation {
             }
         }
         loop.board.contactors.forced = forced
+        loop.board.contactors.weldedBehindFeedback = hidden
     }
 
     /// What the pack and the firmware show now.

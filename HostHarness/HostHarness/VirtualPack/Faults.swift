@@ -28,6 +28,8 @@ public enum FaultKind: Equatable, Sendable {
     /// Contactor faults: the contact stays closed whatever the coil does, or never closes.
     case contactorWelded(Contactor)
     case contactorFailsToClose(Contactor)
+    /// The contact is welded but its auxiliary (feedback) contact still follows the coil.
+    case contactorWeldedBehindFeedback(Contactor)
     /// CAN: a fraction of frames is lost or corrupted (both directions).
     case canLoss(fraction: Double)
     case canCorruption(fraction: Double)
@@ -81,6 +83,7 @@ public struct ScheduledFault: Equatable, Sendable {
         case .packVoltageSensorOffset(let v): return "pack voltage sensor offset \(Fixed.text(v, decimals: 3)) V"
         case .contactorWelded(let c): return "contactor \(c) welded"
         case .contactorFailsToClose(let c): return "contactor \(c) fails to close"
+        case .contactorWeldedBehindFeedback(let c): return "contactor \(c) welded (feedback still follows the coil)"
         case .canLoss(let f): return "CAN loss \(Fixed.text(f * 100, decimals: 1)) %"
         case .canCorruption(let f): return "CAN corruption \(Fixed.text(f * 100, decimals: 1)) %"
         case .frontEndTimeout: return "front end timeout"

@@ -68,8 +68,11 @@ public struct VirtualContactorDriver: ContactorDriver {
     var contacts = ContactorFeedback(mainPositive: .open, mainNegative: .open, precharge: .open)
     /// When each contact reaches its commanded position (after a command that changed it).
     var arrival: (Instant, Instant, Instant) = (.origin, .origin, .origin)
-    /// Positions that ignore the coil (a welded contact stays `.closed`).
+    /// Positions that ignore the coil (a welded contact stays `.closed`); its feedback shows it.
     public var forced = ContactorFeedback()
+    /// Contacts welded closed whose auxiliary (feedback) contact still follows the coil: the
+    /// feedback lies, only the voltages tell.
+    public var weldedBehindFeedback = ContactorFeedback()
     public var closeTime = Microseconds.milliseconds(15)
     public var openTime = Microseconds.milliseconds(8)
     /// The simulation's time (set before each tick).
@@ -97,8 +100,8 @@ public struct VirtualContactorDriver: ContactorDriver {
         if contacts.precharge != commanded.precharge && time >= arrival.2 { contacts.precharge = commanded.precharge }
     }
 
-    /// Where the contacts physically are, forcing included.
-    public var positions: ContactorFeedback {
+    /// What the feedback contacts report (forced positions included).
+    public var reported: ContactorFeedback {
         var result = contacts
         if forced.mainPositive != .unknown { result.mainPositive = forced.mainPositive }
         if forced.mainNegative != .unknown { result.mainNegative = forced.mainNegative }
@@ -106,7 +109,16 @@ public struct VirtualContactorDriver: ContactorDriver {
         return result
     }
 
-    public mutating func feedback() throws(VirtualFailure) -> ContactorFeedback { positions }
+    /// Where the contacts physically are: what is reported, plus welds hidden behind the feedback.
+    public var positions: ContactorFeedback {
+        var result = reported
+        if weldedBehindFeedback.mainPositive == .closed { result.mainPositive = .closed }
+        if weldedBehindFeedback.mainNegative == .closed { result.mainNegative = .closed }
+        if weldedBehindFeedback.precharge == .closed { result.precharge = .closed }
+        return result
+    }
+
+    public mutating func feedback() throws(VirtualFailure) -> ContactorFeedback { reported }
 }
 
 /// A CAN bus in memory: what the firmware sent, and a queue of frames for it to receive.
