@@ -43,12 +43,12 @@ M4F_CFLAGS  := --target=armv7em-none-eabi -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfl
 # Symbols that would mean a heap (or the stack protector's runtime) somewhere in an image.
 FORBIDDEN := ^(malloc|calloc|realloc|free|posix_memalign|aligned_alloc|swift_allocObject|swift_slowAlloc|__stack_chk_fail|__stack_chk_guard)$$
 
-.PHONY: bench-pack reaction-times bench-power-limits bench-balancing bench-protection validate-pack cell-models help run build test swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof \
+.PHONY: accuracy bench-pack reaction-times bench-power-limits bench-balancing bench-protection validate-pack cell-models help run build test swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof \
         firmware-size tools clean
 
 help:
 	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
-	@echo "other targets: bench-pack bench-protection reaction-times bench-power-limits bench-balancing validate-pack cell-models build swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof firmware-size clean"
+	@echo "other targets: accuracy bench-pack bench-protection reaction-times bench-power-limits bench-balancing validate-pack cell-models build swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof firmware-size clean"
 
 # ------------------------------------------------------------------------------ main job
 run:
@@ -87,6 +87,12 @@ bench-power-limits: $(HARNESS)
 bench-balancing: $(HARNESS)
 	$(HARNESS) protection balancing --days 5
 bench-protection: reaction-times bench-power-limits bench-balancing
+
+# State-estimation accuracy (Docs/estimation.md): the firmware's SOC estimator on every
+# single-cell file of the datasets, from the true initial SOC and 20 points off; RMSE, max error
+# and bound coverage against the targets (~3 s). Exits 1 if a target is missed.
+accuracy: $(HARNESS)
+	$(HARNESS) estimate --accuracy --datasets $(DATASETS)
 
 # Rebuilds Fixtures/cells/*.json from the datasets (OCV tables + circuit identification, ~5 min).
 cell-models: $(HARNESS)

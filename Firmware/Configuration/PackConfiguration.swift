@@ -121,4 +121,6 @@ public enum ConfigurationError: UInt8, Error, Sendable {
     case powerLimitOutOfRange = 15
     case balancingOutOfRange = 16
     case protectionLimitBeyondPlausibleRange = 17
+    case cellModelOutOfRange = 18
+    case estimatorTuningOutOfRange = 19
 }

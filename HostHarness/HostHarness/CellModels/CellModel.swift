@@ -65,6 +65,14 @@ public struct CellModel: Equatable, Sendable {
     public var provenance: [String: String]
     /// How the circuit was identified and with what fit error (informative).
     public var identification: [String: String]
+    /// The capacity a state of charge of 0…1 is measured against (Ah): SOC 1 is full, and each
+    /// ampere-hour out lowers it by 1/this. Nil: the reference capacity (what the cell holds).
+    /// A model sets it where the data it serves define SOC on another basis (the Panasonic data
+    /// count against the rated 2.9 Ah).
+    public var socBasisCapacityAh: Double? = nil
+
+    /// The SOC basis in effect (Ah).
+    public var socBasis: Double { socBasisCapacityAh ?? referenceCapacityAh }
 
     /// Loads `Fixtures/cells/NAME.json` when `nameOrPath` is a plain name, else the file at the path.
     public static func load(_ nameOrPath: String) throws(HarnessError) -> CellModel {
@@ -132,6 +140,7 @@ public struct CellModel: Equatable, Sendable {
             activationEnergy: try ageingObject.double("activation_energy_j_per_mol", in: 0...200_000),
             resistanceGrowthPerFade: try ageingObject.double("resistance_growth_per_fade", in: 0...20))
         try ageingObject.finish()
+        let basis = json.has("soc_basis_capacity_ah") ? try json.double("soc_basis_capacity_ah", in: 0.001...10_000) : nil
         let provenance = try json.strings("provenance")
         let identification = try json.strings("identification")
         try json.finish()
@@ -140,7 +149,8 @@ public struct CellModel: Equatable, Sendable {
                          openCircuitVoltage: ocv, entropicCoefficient: entropic, hysteresisVoltage: hysteresisVoltage,
                          hysteresisRate: hysteresisRate, seriesResistance: r0, exchangeCurrent: i0, r1: r1, tau1: tau1, r2: r2, tau2: tau2,
                          coulombicEfficiency: efficiency, selfDischargePerMonth: selfDischarge, massKilograms: mass,
-                         specificHeat: heat, ageing: ageing, provenance: provenance, identification: identification)
+                         specificHeat: heat, ageing: ageing, provenance: provenance, identification: identification,
+                         socBasisCapacityAh: basis)
     }
 
     /// The model as cell-model JSON, keys in a fixed order, numbers in plain decimal notation.
@@ -164,7 +174,7 @@ public struct CellModel: Equatable, Sendable {
           "description": \(text(description)),
           "chemistry": \(text(chemistry)),
           "rated_capacity_ah": \(Fixed.text(ratedCapacityAh, decimals: 4)),
-          "reference_capacity_ah": \(Fixed.text(referenceCapacityAh, decimals: 4)),
+          "reference_capacity_ah": \(Fixed.text(referenceCapacityAh, decimals: 4)),\(socBasisCapacityAh.map { "\n  \"soc_basis_capacity_ah\": \(Fixed.text($0, decimals: 4))," } ?? "")
           "voltage_min_v": \(Fixed.text(minimumVoltage, decimals: 3)),
           "voltage_max_v": \(Fixed.text(maximumVoltage, decimals: 3)),
           "mass_kg": \(Fixed.text(massKilograms, decimals: 4)),

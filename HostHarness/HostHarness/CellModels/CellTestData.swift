@@ -25,14 +25,16 @@ public struct CellTestData: Sendable {
         self.referenceStateOfCharge = referenceStateOfCharge
     }
 
-    /// Reads a file; `requireReference` makes a missing `soc_ref` column an error.
-    public static func load(_ path: String, requireReference: Bool = false) throws(HarnessError) -> CellTestData {
+    /// Reads a file; `requireReference` makes a missing `soc_ref` column an error, and
+    /// `readReference: false` leaves the column unread even when it is there (estimators).
+    public static func load(_ path: String, requireReference: Bool = false, readReference: Bool = true) throws(HarnessError) -> CellTestData {
         guard let data = FileManager.default.contents(atPath: path) else { throw HarnessError("\(path): cannot read the file") }
         guard let text = String(data: data, encoding: .utf8) else { throw HarnessError("\(path): not UTF-8 text") }
-        return try parse(text, file: path, requireReference: requireReference)
+        return try parse(text, file: path, requireReference: requireReference, readReference: readReference)
     }
 
-    public static func parse(_ text: String, file: String, requireReference: Bool = false) throws(HarnessError) -> CellTestData {
+    public static func parse(_ text: String, file: String, requireReference: Bool = false,
+                             readReference: Bool = true) throws(HarnessError) -> CellTestData {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
             $0.hasSuffix("\r") ? $0.dropLast() : $0
         }
@@ -46,7 +48,7 @@ public struct CellTestData: Sendable {
         }
         let t = try column("time_s")!, i = try column("current_a")!, v = try column("voltage_v")!
         let temperatureColumn = try column("temperature_c")!
-        let s = try column("soc_ref", required: requireReference)
+        let s = readReference ? try column("soc_ref", required: requireReference) : nil
         var result = CellTestData(file: file, time: [], current: [], voltage: [], temperature: [],
                                   referenceStateOfCharge: s == nil ? nil : [])
         result.time.reserveCapacity(lines.count)

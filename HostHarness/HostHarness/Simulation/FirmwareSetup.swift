@@ -100,6 +100,9 @@ extension ConfigurationError {
             return "protection timing out of range (rise window 1...20 s, debounces and delays >= 0, tolerances > 0)"
         case .contactorTimingOutOfRange: return "contactor timing out of range (timeouts > 0, at least one precharge attempt, breakers are main contactors)"
         case .powerLimitOutOfRange: return "power-limit parameters out of range (resistances >= 0, R0 and time constants > 0, ceilings > 0 and not rising with the horizon, factors 0...1, ramp > 0)"
+        case .cellModelOutOfRange:
+            return "cell model out of range (OCV must increase; resistances, time constants and exchange currents positive; capacity > 0)"
+        case .estimatorTuningOutOfRange: return "estimator tuning out of range (noises and rates positive)"
         case .protectionLimitBeyondPlausibleRange:
             return "a maximum-safety threshold lies beyond the plausible range of its measurement (it could never be reached)"
         case .balancingOutOfRange: return "balancing parameters out of range (start threshold above stop threshold, channels 0...\(maximumCellCount))"

@@ -1,0 +1,159 @@
+// A cell's equivalent-circuit model as the firmware holds it: OCV and its temperature slope on a
+// uniform SOC grid, circuit elements on a SOC × temperature grid, hysteresis and capacity — the
+// same two-RC circuit with charge transfer as the virtual pack (Docs/estimation.md), in Float.
+import HAL
+
+/// Values over a grid of SOC (11 points, 0, 0.1 … 1) × temperature (2…8 increasing points, °C),
+/// interpolated bilinearly and clamped at the edges.
+public struct CellParameterGrid: Sendable {
+    public static let socPoints = 11
+    /// Temperatures of the grid's rows (°C), increasing.
+    public private(set) var temperatures: FixedList<8, Float>
+    /// Row-major: `values[row · 11 + column]`, row = temperature, column = SOC.
+    var values: InlineArray<88, Float>
+
+    /// A grid of `temperatures` rows filled by `value(soc, celsius)`.
+    public init(temperatures celsius: FixedList<8, Float>, value: (Float, Float) -> Float) {
+        temperatures = celsius
+        values = InlineArray(repeating: 0)
+        for row in 0..<celsius.count {
+            for column in 0..<CellParameterGrid.socPoints {
+                values[row * CellParameterGrid.socPoints + column] = value(Float(column) / 10, celsius[row])
+            }
+        }
+    }
+
+    /// A grid with one value everywhere.
+    public init(constant: Float) {
+        var rows = FixedList<8, Float>(filler: 0)
+        rows.append(25)
+        self.init(temperatures: rows) { _, _ in constant }
+    }
+
+    /// The value at `soc` (0…1) and `celsius`.
+    public func value(soc: Float, celsius: Float) -> Float {
+        let x = soc <= 0 ? 0 : (soc >= 1 ? 10 : soc * 10)
+        let column = min(Int(x), CellParameterGrid.socPoints - 2)
+        let u = x - Float(column)
+        let rows = temperatures.count
+        var row = 0, v: Float = 0
+        if rows == 1 || celsius <= temperatures[0] {
+            row = 0
+        } else if celsius >= temperatures[rows - 1] {
+            row = rows - 1
+        } else {
+            while temperatures[row + 1] < celsius { row += 1 }
+            v = (celsius - temperatures[row]) / (temperatures[row + 1] - temperatures[row])
+        }
+        func at(_ r: Int) -> Float {
+            let a = values[r * CellParameterGrid.socPoints + column], b = values[r * CellParameterGrid.socPoints + column + 1]
+            return a + (b - a) * u
+        }
+        return v == 0 ? at(row) : at(row) + (at(row + 1) - at(row)) * v
+    }
+
+    var isValid: Bool {
+        guard temperatures.count >= 1 else { return false }
+        for i in 1..<max(1, temperatures.count) where !(temperatures[i] > temperatures[i - 1]) { return false }
+        for i in 0..<(temperatures.count * CellParameterGrid.socPoints) where !(values[i] >= 0) || values[i] == Float.infinity {
+            return false
+        }
+        return true
+    }
+}
+
+/// One cell's model.
+public struct CellModelTable: Sendable {
+    public static let ocvPoints = 101
+    /// Open-circuit voltage at 25 °C (V) at SOC 0, 0.01 … 1, increasing.
+    var ocv: InlineArray<101, Float>
+    /// dOCV/dT (V/K) at SOC 0, 0.1 … 1.
+    var entropic: InlineArray<11, Float>
+    /// Series resistance (Ω), exchange current of the charge transfer (A), the RC branches (Ω, s).
+    public var r0: CellParameterGrid
+    public var exchangeCurrent: CellParameterGrid
+    public var r1: CellParameterGrid
+    public var tau1: CellParameterGrid
+    public var r2: CellParameterGrid
+    public var tau2: CellParameterGrid
+    /// Hysteresis: the largest offset from the mean OCV (V) and its rate γ (dimensionless:
+    /// h moves by γ·|i|·dt/Q towards sign(i)).
+    public var hysteresisVoltage: Float
+    public var hysteresisRate: Float
+    /// Capacity when new (Ah) and the coulombic efficiency of charging.
+    public var capacityAh: Float
+    public var coulombicEfficiency: Float
+    /// The cell's voltage window (V).
+    public var minimumVoltage: Float
+    public var maximumVoltage: Float
+
+    /// A model from its parts; `ocv(soc)` and `entropic(soc)` are sampled on the grids.
+    public init(ocv: (Float) -> Float, entropic: (Float) -> Float, r0: CellParameterGrid, exchangeCurrent: CellParameterGrid,
+                r1: CellParameterGrid, tau1: CellParameterGrid, r2: CellParameterGrid, tau2: CellParameterGrid,
+                hysteresisVoltage: Float, hysteresisRate: Float, capacityAh: Float, coulombicEfficiency: Float,
+                minimumVoltage: Float, maximumVoltage: Float) {
+        self.ocv = InlineArray(repeating: 0)
+        for i in 0..<CellModelTable.ocvPoints { self.ocv[i] = ocv(Float(i) / 100) }
+        self.entropic = InlineArray(repeating: 0)
+        for i in 0..<11 { self.entropic[i] = entropic(Float(i) / 10) }
+        self.r0 = r0
+        self.exchangeCurrent = exchangeCurrent
+        self.r1 = r1
+        self.tau1 = tau1
+        self.r2 = r2
+        self.tau2 = tau2
+        self.hysteresisVoltage = hysteresisVoltage
+        self.hysteresisRate = hysteresisRate
+        self.capacityAh = capacityAh
+        self.coulombicEfficiency = coulombicEfficiency
+        self.minimumVoltage = minimumVoltage
+        self.maximumVoltage = maximumVoltage
+    }
+
+    /// OCV (V) at `soc` and `celsius`, and its slope dOCV/dSOC (V per unit SOC). Beyond 0…1 the
+    /// end segments are extended (an estimate may stray a little outside).
+    public func openCircuitVoltage(soc: Float, celsius: Float) -> (voltage: Float, slope: Float) {
+        let x = soc * 100
+        let i = x <= 0 ? 0 : (x >= 99 ? 99 : Int(x))
+        let a = ocv[i], b = ocv[i + 1]
+        let slope = (b - a) * 100
+        let base = a + (b - a) * (x - Float(i))
+        let e = x <= 0 ? 0 : (x >= 100 ? 10 : Int(x / 10))
+        let ej = min(e, 9)
+        let entropicHere = entropic[ej] + (entropic[ej + 1] - entropic[ej]) * (soc * 10 - Float(ej))
+        return (base + entropicHere * (celsius - 25), slope)
+    }
+
+    /// The SOC (0…1) whose 25 °C-equivalent OCV is `voltage` at `celsius` (bisection over the
+    /// increasing table; used to start an estimate from a rest voltage).
+    public func stateOfCharge(openCircuitVoltage voltage: Float, celsius: Float) -> Float {
+        var low: Float = 0, high: Float = 1
+        for _ in 0..<24 {
+            let mid = (low + high) / 2
+            if openCircuitVoltage(soc: mid, celsius: celsius).voltage < voltage { low = mid } else { high = mid }
+        }
+        return (low + high) / 2
+    }
+
+    /// The instantaneous overpotential at `current` (A, + = charging): R0·i plus the charge
+    /// transfer (2RT/F)·asinh(i/2I0), and its derivative with respect to the current (Ω).
+    public func instantaneousOverpotential(current: Float, soc: Float, celsius: Float) -> (volts: Float, ohms: Float) {
+        let r = r0.value(soc: soc, celsius: celsius)
+        let i0 = max(exchangeCurrent.value(soc: soc, celsius: celsius), 1e-3)
+        let twiceThermal = 2 * 8.617_333e-5 * (celsius + 273.15)               // 2RT/F (V)
+        let x = current / (2 * i0)
+        let eta = twiceThermal * FloatMath.asinh(x)
+        let slope = twiceThermal / (2 * i0) / (x * x + 1).squareRoot()
+        return (r * current + eta, r + slope)
+    }
+
+    /// Checks the model (a broken table would make every estimate wrong).
+    public func validate() throws(ConfigurationError) {
+        for i in 1..<CellModelTable.ocvPoints where !(ocv[i] > ocv[i - 1]) { throw .cellModelOutOfRange }
+        guard r0.isValid, exchangeCurrent.isValid, r1.isValid, tau1.isValid, r2.isValid, tau2.isValid,
+              hysteresisVoltage >= 0, hysteresisRate >= 0, capacityAh > 0, coulombicEfficiency > 0.5, coulombicEfficiency <= 1,
+              minimumVoltage < maximumVoltage else {
+            throw .cellModelOutOfRange
+        }
+    }
+}

@@ -1,0 +1,140 @@
+// `make accuracy`: the firmware's estimator on every single-cell file of the shared datasets,
+// started from the true initial SOC and again 20 points off, scored against `soc_ref` after the
+// first 5 minutes (Docs/estimation.md has the targets and the reference's own uncertainty).
+import Firmware
+import Foundation
+import HAL
+
+/// One file × start.
+public struct AccuracyResult: Sendable {
+    public var file: String
+    public var cell: String
+    public var ambientCelsius: Double
+    /// The initial SOC given to the estimator, and the true one.
+    public var initialSOC: Double
+    public var trueInitialSOC: Double
+    /// RMSE and largest error (fractions) after the first 5 minutes; the share of all rows whose
+    /// truth lies within the bound, and of the rows after the first 5 minutes.
+    public var rmse: Double
+    public var maximumError: Double
+    public var coverage: Double
+    public var coverageAfterSettling: Double
+    public var rows: Int
+
+    /// The target for this ambient (RMSE, max), if it sets one.
+    public var target: (rmse: Double, maximum: Double?)? {
+        switch ambientCelsius {
+        case 20...30: return (0.01, 0.03)
+        case 5..<15: return (0.02, nil)
+        case -15 ... -5: return (0.03, nil)
+        default: return nil
+        }
+    }
+
+    public var meetsTarget: Bool? {
+        guard let target else { return nil }
+        return rmse <= target.rmse && (target.maximum.map { maximumError <= $0 } ?? true)
+    }
+}
+
+public enum AccuracyBench {
+    /// The files scored, with their cell model and ambient: every single-cell file (the OCV
+    /// tables and the 4-cell string file are not time series of one cell).
+    /// `basisAh`: the capacity the file's `soc_ref` counts against when it is not the cell
+    /// model's SOC basis (datasets README and the file's JSON): the Panasonic C/20 test is
+    /// normalised to its own bias-corrected C/20 discharge (2.7915 Ah), the Panasonic drive
+    /// cycles to the rated 2.9 Ah (the model's basis).
+    public static let files: [(path: String, cell: String, ambient: Double, basisAh: Double?)] = [
+        ("real/pan18650pf_ocv_c20_25degC.csv", "ncr18650pf", 25, 2.7915),
+        ("real/pan18650pf_us06_25degC.csv", "ncr18650pf", 25, nil),
+        ("real/pan18650pf_us06_25degC_native.csv", "ncr18650pf", 25, nil),
+        ("real/pan18650pf_hwfet_25degC.csv", "ncr18650pf", 25, nil),
+        ("real/pan18650pf_us06_n10degC.csv", "ncr18650pf", -10, nil),
+        ("synthetic/m50_ocv_c20_25degC.csv", "lg-m50", 25, nil),
+        ("synthetic/m50_pulse_10degC.csv", "lg-m50", 10, nil),
+        ("synthetic/m50_pulse_25degC.csv", "lg-m50", 25, nil),
+        ("synthetic/m50_pulse_35degC.csv", "lg-m50", 35, nil),
+        ("synthetic/m50_scooter_25degC.csv", "lg-m50", 25, nil),
+    ]
+    static let settling = 300.0
+
+    /// Scores one replay against the file's reference.
+    public static func score(_ replay: CellReplay, reference: [Double], file: String, cell: String, ambient: Double,
+                             initialSOC: Double) -> AccuracyResult {
+        var squared = 0.0, largest = 0.0, counted = 0, inside = 0, insideAfter = 0
+        let start = replay.time[0]
+        for k in replay.time.indices {
+            let error = abs(Double(replay.stateOfCharge[k]) - reference[k])
+            let within = error <= Double(replay.bound[k])
+            if within { inside += 1 }
+            guard replay.time[k] - start >= settling else { continue }
+            squared += error * error
+            largest = max(largest, error)
+            counted += 1
+            if within { insideAfter += 1 }
+        }
+        return AccuracyResult(file: file, cell: cell, ambientCelsius: ambient, initialSOC: initialSOC, trueInitialSOC: reference[0],
+                              rmse: counted > 0 ? (squared / Double(counted)).squareRoot() : 0, maximumError: largest,
+                              coverage: Double(inside) / Double(replay.time.count),
+                              coverageAfterSettling: counted > 0 ? Double(insideAfter) / Double(counted) : 1, rows: counted)
+    }
+
+    /// Every file, from the true initial SOC and from one 20 points off (down when above 50 %).
+    public static func run(datasets: URL, tuning: EstimatorTuning = EstimatorTuning()) throws(HarnessError) -> [AccuracyResult] {
+        var results: [AccuracyResult] = []
+        var tables: [String: CellModelTable] = [:]
+        for entry in files {
+            let table: CellModelTable
+            if let cached = tables[entry.cell] { table = cached } else {
+                table = EstimatorSetup.table(for: try CellModel.load(entry.cell))
+                tables[entry.cell] = table
+            }
+            let data = try CellTestData.load(datasets.appendingPathComponent(entry.path).path, requireReference: true)
+            var reference = data.referenceStateOfCharge!
+            // The reference on the estimator's basis (SOC 1 = full on both; the charge out scales).
+            if let basis = entry.basisAh {
+                let scale = basis / Double(table.capacityAh)
+                reference = reference.map { 1 - (1 - $0) * scale }
+            }
+            let truth = reference[0]
+            for initial in [truth, truth > 0.5 ? truth - 0.2 : truth + 0.2] {
+                let replay = CellReplay.run(data, model: table, tuning: tuning, initialSOC: initial)
+                results.append(score(replay, reference: reference, file: entry.path, cell: entry.cell, ambient: entry.ambient,
+                                     initialSOC: initial))
+            }
+        }
+        return results
+    }
+
+    /// The share of all scored rows whose truth lies within the bound.
+    public static func coverage(_ results: [AccuracyResult]) -> Double {
+        results.reduce(0) { $0 + $1.coverageAfterSettling * Double($1.rows) } / Double(max(1, results.reduce(0) { $0 + $1.rows }))
+    }
+
+    /// Whether every file with a target meets it and the bound holds the truth ≥ 99 % of the time.
+    public static func meetsTargets(_ results: [AccuracyResult]) -> Bool {
+        results.allSatisfy { $0.meetsTarget != false } && coverage(results) >= 0.99
+    }
+
+    /// The printed table.
+    public static func table(_ results: [AccuracyResult]) -> String {
+        var text = "file                                      ambient  start   RMSE %   max %  in bound %  target          \n"
+        for r in results {
+            text += r.file.padding(toLength: 42, withPad: " ", startingAt: 0)
+            text += (Fixed.text(r.ambientCelsius, decimals: 0) + " °C").leftPadded(7)
+            let offset = (r.initialSOC - r.trueInitialSOC) * 100
+            text += (offset == 0 ? "true" : (offset > 0 ? "+" : "") + Fixed.text(offset, decimals: 0)).leftPadded(7)
+            text += Fixed.text(r.rmse * 100, decimals: 2).leftPadded(9) + Fixed.text(r.maximumError * 100, decimals: 2).leftPadded(8)
+            text += Fixed.text(r.coverageAfterSettling * 100, decimals: 1).leftPadded(12)
+            if let t = r.target {
+                text += "  RMSE ≤ \(Fixed.text(t.rmse * 100, decimals: 0))" + (t.maximum.map { ", max ≤ \(Fixed.text($0 * 100, decimals: 0))" } ?? "")
+                text += r.meetsTarget == true ? "  ok" : "  MISSED"
+            } else {
+                text += "  —"
+            }
+            text += "\n"
+        }
+        text += "truth within the bound: \(Fixed.text(coverage(results) * 100, decimals: 2)) % of the rows after the first 5 minutes (target ≥ 99 %)\n"
+        return text
+    }
+}
