@@ -120,6 +120,27 @@ public enum StandardPolicy {
             elementHeatCapacity: r.heatCapacity, elementConductance: r.thermalConductance)
     }
 
+    /// State estimation from the datasheet's circuit when no identified cell model exists: the
+    /// OCV curve, R0 rising by the rated coefficient per kelvin below 25 °C, the RC branches as
+    /// rated, no charge-transfer term (a very large exchange current) and no hysteresis.
+    public static func estimation(_ r: ElementRatings, openCircuitVoltage curve: OCVCurve) -> StateEstimationConfiguration {
+        var rows = FixedList<8, Float>(filler: 0)
+        rows.append(-20); rows.append(0); rows.append(25); rows.append(45)
+        func resistance(_ milliohms: Float) -> CellParameterGrid {
+            CellParameterGrid(temperatures: rows) { _, celsius in
+                milliohms / 1000 * (1 + r.resistanceRisePerKelvinBelow25 * max(0, 25 - celsius))
+            }
+        }
+        let capacityAh = Float(Int(r.capacitymAh)) / 1000
+        return StateEstimationConfiguration(cellModel: CellModelTable(
+            ocv: { curve.volts(atStateOfCharge: $0) }, entropic: { _ in 0 },
+            r0: resistance(r.r0Milliohms), exchangeCurrent: CellParameterGrid(constant: 1_000 * capacityAh),
+            r1: resistance(r.r1Milliohms), tau1: CellParameterGrid(constant: r.tau1Seconds),
+            r2: resistance(r.r2Milliohms), tau2: CellParameterGrid(constant: r.tau2Seconds),
+            hysteresisVoltage: 0, hysteresisRate: 0, capacityAh: capacityAh, coulombicEfficiency: 0.999,
+            minimumVoltage: Float(Int(r.minimumVoltage.rawValue)) / 1000, maximumVoltage: Float(Int(r.maximumVoltage.rawValue)) / 1000))
+    }
+
     /// Passive balancing: 15 mV on, 5 mV off; above the curve's knee (cut-off + 1 V), at most
     /// 45 °C, charge targets after 30 min of rest, every channel the front end has, 3 W in all.
     public static func balancing(_ r: ElementRatings) -> BalancingConfiguration {

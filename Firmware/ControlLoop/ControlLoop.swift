@@ -6,7 +6,8 @@ import HAL
 /// Order within a tick (see Docs/architecture.md for why):
 /// 1. every 1 ms: sample → validate → cell statistics → coulomb count → fault checks → state
 ///    machine → contactor sequencing (CAN reception and output queuing join here);
-/// 2. every 10 ms: state of charge → power limits (the SOC filter and fast CAN frames join here);
+/// 2. every 10 ms: state of charge → state estimation (a tenth of the elements' SOC filters in
+///    turn, capacity, pack SOC) → power limits (fast CAN frames join here);
 /// 3. every 100 ms: temperature statistics → stuck channels → balancing (thermal trends and
 ///    status CAN frames join here);
 /// 4. every 1 s: temperature rise → timing report (SOH, risk scoring, persistence, slow CAN frames
@@ -24,6 +25,11 @@ public struct ControlLoop<Board: BMSBoard> {
     public private(set) var temperatureStatistics: PackStatistics<DeciCelsius>? = nil
     public private(set) var coulombCounter = CoulombCounter()
     public private(set) var chargeBasedSOC: ChargeBasedSOC
+    #if !BMS_NO_ESTIMATOR
+    /// The SOC filters, SOH and usable charge (idle when the loop has no cell model). A build
+    /// with `-D BMS_NO_ESTIMATOR` leaves it out (the Cortex-M4F bench image, Docs/estimation.md).
+    public private(set) var estimator: PackStateEstimator
+    #endif
     public private(set) var timing = TimingSupervisor()
     /// The stages the latest tick ran.
     public private(set) var lastTickStages = StageSet()
@@ -43,12 +49,20 @@ public struct ControlLoop<Board: BMSBoard> {
     public private(set) var balancingFailures = FailureCount()
 
     /// A loop for `board` managing the pack described by `configuration`, which must be valid.
-    public init(board: Board, configuration: PackConfiguration) throws(ConfigurationError) {
+    /// `estimation` (the cell model and the filter's tuning, Docs/estimation.md) is kept apart from
+    /// the pack configuration, which every stage reads: it is large and only the estimator needs
+    /// it. Without it the loop falls back to the counted charge anchored at the first rest
+    /// (`ChargeBasedSOC`), with no bound, SOH or usable charge.
+    public init(board: Board, configuration: PackConfiguration, estimation: StateEstimationConfiguration? = nil) throws(ConfigurationError) {
         try configuration.validate()
+        try estimation?.validate()
         self.board = board
         self.configuration = configuration
         measurements = Measurements(configuration: configuration)
         chargeBasedSOC = ChargeBasedSOC(ratedCapacity: configuration.ratedCapacity)
+        #if !BMS_NO_ESTIMATOR
+        estimator = PackStateEstimator(cellCount: configuration.cellCount, configuration: estimation)
+        #endif
         faultMonitor = FaultMonitor(cellCount: configuration.cellCount, temperatureSensorCount: configuration.temperatureSensorCount)
         sequencer = ContactorSequencer(configuration: configuration.contactors, restCurrent: configuration.restCurrent)
         powerLimiter = PowerLimiter(configuration: configuration.powerLimits, cellCount: configuration.cellCount)
@@ -93,6 +107,13 @@ public struct ControlLoop<Board: BMSBoard> {
             chargeBasedSOC.update(measurements: measurements, cellStatistics: cellStatistics,
                                   counter: coulombCounter, bled: balancer.bledTotal, configuration: configuration)
             ran.insert(.stateOfCharge)
+            #if !BMS_NO_ESTIMATOR
+            if estimator.isEnabled {
+                estimator.update(measurements: measurements, temperatures: temperatureStatistics, counter: coulombCounter,
+                                 bled: balancer.bled, seconds: 0.01)
+                ran.insert(.stateEstimation)
+            }
+            #endif
             var connected: OperatingMode? = nil
             if case .connected(let mode) = stateMachine.state { connected = mode }
             powerLimiter.update(measurements: measurements, cells: cellStatistics, temperatures: temperatureStatistics,
@@ -133,7 +154,13 @@ public struct ControlLoop<Board: BMSBoard> {
     }
 
     /// The pack's state of charge (fraction 0...1), or nil before it is known.
-    public var stateOfCharge: Float? { chargeBasedSOC.stateOfCharge }
+    public var stateOfCharge: Float? {
+        #if BMS_NO_ESTIMATOR
+        chargeBasedSOC.stateOfCharge
+        #else
+        estimator.isEnabled ? estimator.stateOfCharge : chargeBasedSOC.stateOfCharge
+        #endif
+    }
 
     /// The present charge and discharge current limits.
     public var powerLimits: PowerLimits { powerLimiter.limits }

@@ -49,6 +49,10 @@ public enum Stage: UInt8, Sendable {
     // Every tick, last.
     /// Feed the watchdog (only reached by a tick that completed every stage before it).
     case feedWatchdog = 14
+    // Every 10 ms, after the state of charge (15: raw values are stable, so it is appended).
+    /// SOC filters of a tenth of the elements in turn, pack SOC and bound, resistance from current
+    /// steps, capacity at relaxed points (when the loop has a cell model).
+    case stateEstimation = 15
 }
 
 /// A set of stages, one bit per stage.

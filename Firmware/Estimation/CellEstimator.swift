@@ -89,13 +89,15 @@ public struct CellEstimator: Sendable {
     var restSeconds: Float = 0
     var previousCurrent: Float = 0
     var innovationRatio: Float = 1
+    /// The last usable temperature (°C).
+    var lastCelsius: Float = 25
 
     public init() {}
 
     /// The error bound of the displayed SOC (fraction): three standard deviations of the filter
     /// plus the distance between the displayed and the filter's SOC, never below the floor.
     public func bound(_ tuning: EstimatorTuning) -> Float {
-        let sigma = p[0] > 0 ? p[0].squareRoot() : 0
+        let sigma = p[0] > 0 ? FloatMath.squareRoot(p[0]) : 0
         let gap = displayed > soc ? displayed - soc : soc - displayed
         return max(tuning.boundFloor, 3 * sigma) + drift + gap
     }
@@ -118,7 +120,8 @@ public struct CellEstimator: Sendable {
     /// Starts the filter from one voltage reading at `current`: the SOC whose OCV matches the
     /// voltage less the instantaneous overpotential (the RC voltages are unknown: the
     /// uncertainty covers them).
-    public mutating func start(voltage: Float, current: Float, celsius: Float, model: CellModelTable, tuning t: EstimatorTuning) {
+    public mutating func start(voltage: Float, current: Float, celsius given: Float, model: CellModelTable, tuning t: EstimatorTuning) {
+        let celsius = given.isFinite ? (given < -40 ? -40 : (given > 85 ? 85 : given)) : 25
         var soc = model.stateOfCharge(openCircuitVoltage: voltage, celsius: celsius)
         for _ in 0..<3 {       // the overpotential depends on the SOC a little
             let eta = model.instantaneousOverpotential(current: current, soc: soc, celsius: celsius).volts
@@ -126,6 +129,7 @@ public struct CellEstimator: Sendable {
         }
         let atRest = (current < 0 ? -current : current) < 0.05 * model.capacityAh
         start(soc: soc, sigma: atRest ? 0.05 : t.initialSOCSigma, tuning: t)
+        lastCelsius = celsius
     }
 
     /// One step: `current` (A, + = charging, the mean over the step as measured), then the
@@ -133,14 +137,31 @@ public struct CellEstimator: Sendable {
     /// `capacityAh`.
     public mutating func update(current measured: Float, voltage: Float, celsius: Float, seconds dt: Float,
                                 capacityAh: Float, model m: CellModelTable, tuning t: EstimatorTuning) {
-        guard isStarted, dt > 0 else { return }
+        step(current: measured, voltage: voltage, celsius: celsius, seconds: dt, capacityAh: capacityAh, model: m, tuning: t)
+    }
+
+    /// One step as `update`, with the voltage optional: without a valid voltage (a stale or
+    /// implausible reading) the filter only predicts — it counts charge and its uncertainty grows.
+    /// A temperature that is not a number is replaced by the last one that was, and every
+    /// temperature is clamped to the cell's operating range (−40…85 °C): a broken sensor reading
+    /// must not break the filter.
+    /// `resistanceFactor` scales the model's resistances (the cell's measured resistance relative
+    /// to the model's); `capacityUncertainty` is how far (fraction) `capacityAh` may be off — large
+    /// before the cell's capacity has been measured — and widens both the filter's SOC noise and
+    /// the bound's growth with the charge counted.
+    public mutating func step(current measured: Float, voltage: Float?, celsius given: Float, seconds dt: Float,
+                              capacityAh: Float, capacityUncertainty: Float = 0, resistanceFactor rf: Float = 1,
+                              model m: CellModelTable, tuning t: EstimatorTuning) {
+        guard isStarted, dt > 0, capacityAh > 0, measured.isFinite else { return }
+        if given.isFinite { lastCelsius = given < -40 ? -40 : (given > 85 ? 85 : given) }
+        let celsius = lastCelsius
         let current = measured + currentOffset
         let q = 3_600 * capacityAh
         let stored = current > 0 ? current * m.coulombicEfficiency : current
         let socBefore = soc
 
         // Predict.
-        let r1 = m.r1.value(soc: soc, celsius: celsius), r2 = m.r2.value(soc: soc, celsius: celsius)
+        let r1 = rf * m.r1.value(soc: soc, celsius: celsius), r2 = rf * m.r2.value(soc: soc, celsius: celsius)
         let a1 = FloatMath.exp(-dt / max(m.tau1.value(soc: soc, celsius: celsius), 1e-3))
         let a2 = FloatMath.exp(-dt / max(m.tau2.value(soc: soc, celsius: celsius), 1e-3))
         let b1 = r1 * (1 - a1), b2 = r2 * (1 - a2)
@@ -169,7 +190,7 @@ public struct CellEstimator: Sendable {
             p[row + 2] = a2 * x2 + x3 * f23
             p[row + 3] = x3
         }
-        let currentSigma = t.currentNoise + t.currentGainError * (current < 0 ? -current : current)
+        let currentSigma = t.currentNoise + (t.currentGainError + capacityUncertainty) * (current < 0 ? -current : current)
         let socNoise = currentSigma * dt / q
         p[0] += socNoise * socNoise
         p[5] += t.rcVoltageWander * t.rcVoltageWander * dt
@@ -178,16 +199,32 @@ public struct CellEstimator: Sendable {
 
         // Correct with the terminal voltage.
         let (ocv, slope) = m.openCircuitVoltage(soc: soc, celsius: celsius)
-        let eta = m.instantaneousOverpotential(current: current, soc: soc, celsius: celsius)
-        let predicted = ocv + m.hysteresisVoltage * hysteresis + eta.volts + v1 + v2
-        let h0 = slope, h1: Float = 1, h2: Float = 1, h3 = eta.ohms
-        // P·Hᵀ
-        var ph = InlineArray<4, Float>(repeating: 0)
-        for r in 0..<4 { ph[r] = p[r * 4] * h0 + p[r * 4 + 1] * h1 + p[r * 4 + 2] * h2 + p[r * 4 + 3] * h3 }
         let cRate = (current < 0 ? -current : current) / capacityAh
         let stepC = (current - previousCurrent < 0 ? previousCurrent - current : current - previousCurrent) / capacityAh
         previousCurrent = current
         recentStep = max(stepC, recentStep * FloatMath.exp(-dt / max(t.stepMemory, 1e-3)))
+        var correction: Float = 0
+        if let voltage, voltage.isFinite {
+            correction = correct(voltage: voltage, current: current, ocv: ocv, slope: slope, soc: soc, celsius: celsius, cRate: cRate,
+                                 seconds: dt, capacityAh: capacityAh, resistanceFactor: rf, model: m, tuning: t)
+        }
+        if !(soc >= -0.1) { soc = -0.1 } else if soc > 1.1 { soc = 1.1 }
+        if !currentOffset.isFinite { currentOffset = 0 }
+        if currentOffset > 0.1 * capacityAh { currentOffset = 0.1 * capacityAh } else if currentOffset < -0.1 * capacityAh { currentOffset = -0.1 * capacityAh }
+        finish(stored: stored, measured: measured, slope: slope, socBefore: socBefore, correction: correction, seconds: dt,
+               capacityAh: capacityAh, capacityUncertainty: capacityUncertainty, tuning: t)
+    }
+
+    /// The measurement update with the terminal `voltage`; returns the SOC correction it made.
+    mutating func correct(voltage: Float, current: Float, ocv: Float, slope: Float, soc socNow: Float, celsius: Float, cRate: Float,
+                          seconds dt: Float, capacityAh: Float, resistanceFactor rf: Float, model m: CellModelTable,
+                          tuning t: EstimatorTuning) -> Float {
+        let eta = m.instantaneousOverpotential(current: current, soc: socNow, celsius: celsius)
+        let predicted = ocv + m.hysteresisVoltage * hysteresis + rf * eta.volts + v1 + v2
+        let h0 = slope, h1: Float = 1, h2: Float = 1, h3 = rf * eta.ohms
+        // P·Hᵀ
+        var ph = InlineArray<4, Float>(repeating: 0)
+        for r in 0..<4 { ph[r] = p[r * 4] * h0 + p[r * 4 + 1] * h1 + p[r * 4 + 2] * h2 + p[r * 4 + 3] * h3 }
         let sigmaV = t.voltageNoise + t.voltageNoisePerC * cRate + t.voltageNoisePerStepC * recentStep
         let expected = h0 * ph[0] + h1 * ph[1] + h2 * ph[2] + h3 * ph[3] + sigmaV * sigmaV
         innovation = voltage - predicted
@@ -218,13 +255,18 @@ public struct CellEstimator: Sendable {
             }
             if p[r * 5] < 1e-12 { p[r * 5] = 1e-12 }
         }
-        if soc < -0.1 { soc = -0.1 } else if soc > 1.1 { soc = 1.1 }
-        if currentOffset > 0.1 * capacityAh { currentOffset = 0.1 * capacityAh } else if currentOffset < -0.1 * capacityAh { currentOffset = -0.1 * capacityAh }
+        return k0 * innovation
+    }
 
+    /// The bound's drift and the displayed SOC after a step.
+    /// Rest is judged on the measured current: the offset estimate must not decide it.
+    mutating func finish(stored: Float, measured current: Float, slope: Float, socBefore: Float, correction: Float, seconds dt: Float,
+                         capacityAh: Float, capacityUncertainty: Float, tuning t: EstimatorTuning) {
+        let q = 3_600 * capacityAh
         // The bound's drift: grows with the charge counted and the offset's uncertainty; a long
         // rest where the OCV is steep enough re-anchors it.
         let counted = stored * dt / q
-        drift += (counted < 0 ? -counted : counted) * t.boundGrowthPerThroughput + (p[15] > 0 ? p[15].squareRoot() : 0) * dt / q
+        drift += (counted < 0 ? -counted : counted) * (t.boundGrowthPerThroughput + capacityUncertainty) + (p[15] > 0 ? FloatMath.squareRoot(p[15]) : 0) * dt / q
         if (current < 0 ? -current : current) <= capacityAh / 50 {
             restSeconds += dt
             if restSeconds >= t.anchorRest && slope >= t.anchorSlope { drift = 0 }
@@ -233,7 +275,7 @@ public struct CellEstimator: Sendable {
         }
 
         // The displayed SOC: moves with the counted charge, plus a limited share of the correction.
-        displayed += soc - socBefore - (k0 * innovation)                   // the charge counted this step
+        displayed += soc - socBefore - correction                          // the charge counted this step
         let gap = soc - displayed, step = t.maximumCorrectionRate * dt
         displayed += gap > step ? step : (gap < -step ? -step : gap)
     }

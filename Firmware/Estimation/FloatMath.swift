@@ -1,8 +1,18 @@
 // Elementary functions in Float without libm (the firmware image links no maths library): exp,
-// natural log and asinh, accurate to a few ulp over the ranges the estimators use.
+// natural log, asinh and the square root, accurate to a few ulp over the ranges the estimators use.
 
 public enum FloatMath {
     static let ln2: Float = 0.693_147_18
+
+    /// √x for x ≥ 0 (NaN below, x itself for 0, ∞ and NaN): a first guess from halving the
+    /// exponent, then Newton steps (each doubles the correct bits; three reach Float precision).
+    /// `Float.squareRoot()` would call `sqrtf`, which the Embedded images do not link.
+    public static func squareRoot(_ x: Float) -> Float {
+        if !(x > 0) || x == .infinity { return x < 0 ? .nan : x }
+        var y = Float(bitPattern: 0x1fbd_1df5 &+ (x.bitPattern >> 1))   // within about 4 % of √x
+        for _ in 0..<3 { y = 0.5 * (y + x / y) }
+        return y
+    }
 
     /// e^x. Saturates to 0 below −87 and to the largest finite Float above 88.
     public static func exp(_ x: Float) -> Float {
@@ -39,7 +49,7 @@ public enum FloatMath {
         } else if a > 1e4 {
             y = log(a) + ln2                                          // √(x² + 1) ≈ x
         } else {
-            y = log(a + (a * a + 1).squareRoot())
+            y = log(a + squareRoot(a * a + 1))
         }
         return x < 0 ? -y : y
     }

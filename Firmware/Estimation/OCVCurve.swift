@@ -52,4 +52,17 @@ public struct OCVCurve: Sendable {
         let permille = Float(Int(a.socPermille)) + fraction * Float(Int(b.socPermille - a.socPermille))
         return permille / 1000
     }
+
+    /// The open-circuit voltage (V) at `soc` (fraction; clamped to the curve's ends). The curve
+    /// must be valid.
+    public func volts(atStateOfCharge soc: Float) -> Float {
+        let permille = soc * 1000, last = points.count - 1
+        if !(permille > Float(Int(points[0].socPermille))) { return Float(Int(points[0].voltage.rawValue)) / 1000 }
+        if permille >= Float(Int(points[last].socPermille)) { return Float(Int(points[last].voltage.rawValue)) / 1000 }
+        var upper = 1
+        while Float(Int(points[upper].socPermille)) < permille { upper += 1 }
+        let a = points[upper - 1], b = points[upper]
+        let fraction = (permille - Float(Int(a.socPermille))) / Float(Int(b.socPermille - a.socPermille))
+        return (Float(Int(a.voltage.rawValue)) + fraction * Float(Int(b.voltage.rawValue - a.voltage.rawValue))) / 1000
+    }
 }

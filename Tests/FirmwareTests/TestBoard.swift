@@ -154,8 +154,8 @@ struct LoopHarness {
     var loop: ControlLoop<TestBoard>
     var now = Instant.origin
 
-    init(board: TestBoard, configuration: PackConfiguration = testConfiguration()) throws {
-        loop = try ControlLoop(board: board, configuration: configuration)
+    init(board: TestBoard, configuration: PackConfiguration = testConfiguration(), estimation: StateEstimationConfiguration? = nil) throws {
+        loop = try ControlLoop(board: board, configuration: configuration, estimation: estimation)
     }
 
     mutating func tick(after interval: Microseconds = ControlLoopTiming.tickPeriod) {

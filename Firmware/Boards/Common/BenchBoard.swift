@@ -142,12 +142,7 @@ struct BenchBoard: BMSBoard {
 func benchConfiguration() -> PackConfiguration {
     var ocv = OCVCurve()
     for i in 0..<11 { ocv.append(socPermille: Int32(truncatingIfNeeded: i) * 100, voltage: Millivolts(BenchPack.ocvTable[i])) }
-    // A 5 Ah NMC cell: 4.2 V / 2.5 V, 1C charge, 3C continuous and 4C peak discharge.
-    let ratings = ElementRatings(
-        maximumVoltage: Millivolts(4_200), minimumVoltage: Millivolts(2_500), capacitymAh: 5_000,
-        continuousCharge: Milliamperes(5_000), continuousDischarge: Milliamperes(15_000), peakDischarge: Milliamperes(20_000),
-        r0Milliohms: 20, r1Milliohms: 8, tau1Seconds: 5, r2Milliohms: 8, tau2Seconds: 200, resistanceRisePerKelvinBelow25: 0.03,
-        heatCapacity: 70, thermalConductance: 0.35)
+    let ratings = benchRatings()
     return PackConfiguration(
         cellCount: BenchPack.cellCount, temperatureSensorCount: 4,
         ratedCapacity: .milliampereHours(5_000),
@@ -158,6 +153,25 @@ func benchConfiguration() -> PackConfiguration {
         protection: StandardPolicy.protection(ratings),
         contactors: StandardPolicy.contactors(ratings, breakCurrent: Milliamperes(150_000)),
         powerLimits: StandardPolicy.powerLimits(ratings), balancing: StandardPolicy.balancing(ratings))
+}
+
+/// A 5 Ah NMC cell: 4.2 V / 2.5 V, 1C charge, 3C continuous and 4C peak discharge.
+func benchRatings() -> ElementRatings {
+    ElementRatings(
+        maximumVoltage: Millivolts(4_200), minimumVoltage: Millivolts(2_500), capacitymAh: 5_000,
+        continuousCharge: Milliamperes(5_000), continuousDischarge: Milliamperes(15_000), peakDischarge: Milliamperes(20_000),
+        r0Milliohms: 20, r1Milliohms: 8, tau1Seconds: 5, r2Milliohms: 8, tau2Seconds: 200, resistanceRisePerKelvinBelow25: 0.03,
+        heatCapacity: 70, thermalConductance: 0.35)
+}
+
+/// The bench pack's state estimation: its own circuit (2 mΩ, no RC branches) on its OCV curve.
+func benchEstimation() -> StateEstimationConfiguration {
+    var circuit = benchRatings()
+    circuit.r0Milliohms = 2
+    circuit.r1Milliohms = 0
+    circuit.r2Milliohms = 0
+    circuit.resistanceRisePerKelvinBelow25 = 0
+    return StandardPolicy.estimation(circuit, openCircuitVoltage: benchConfiguration().openCircuitVoltage)
 }
 
 /// What a bench run reports.
@@ -188,7 +202,11 @@ struct BenchSummary {
 /// Runs the loop for `ticks` milliseconds of bench time.
 @inline(never)
 func runBench(ticks: UInt32) -> BenchSummary? {
+    #if BMS_NO_ESTIMATOR
     guard var loop = try? ControlLoop(board: BenchBoard(), configuration: benchConfiguration()) else { return nil }
+    #else
+    guard var loop = try? ControlLoop(board: BenchBoard(), configuration: benchConfiguration(), estimation: benchEstimation()) else { return nil }
+    #endif
     var n: UInt32 = 0
     _ = loop.submit(.drive)             // the vehicle asks to drive: precharge, then the mains close
     while n < ticks {

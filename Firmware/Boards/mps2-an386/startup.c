@@ -1,6 +1,6 @@
 // Startup code for QEMU's mps2-an386 (Cortex-M4F): the vector table and a reset handler that
-// copies .data, zeroes .bss, enables the FPU, runs the Swift entry point and exits QEMU through
-// semihosting with its return code.
+// copies .data, zeroes .bss, paints the free RAM below the stack (to measure the stack's peak),
+// enables the FPU, runs the Swift entry point and exits QEMU through semihosting with its return code.
 #include <stdint.h>
 
 extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
@@ -11,16 +11,37 @@ void semihost_write0(const char *s);
 __attribute__((noreturn)) void semihost_exit(int code);
 
 #define SCB_CPACR (*(volatile uint32_t *)0xE000ED88u)
+#define STACK_PAINT 0x5AFE5AFEu
+
+/// The deepest the stack has reached (bytes below its top): the first painted word, from the end
+/// of .bss upwards, that was overwritten.
+uint32_t bms_stack_peak_bytes(void) {
+    uint32_t *p = &_ebss;
+    while (p < &_estack && *p == STACK_PAINT) p++;
+    return (uint32_t)((char *)&_estack - (char *)p);
+}
 
 __attribute__((noreturn)) void Reset_Handler(void) {
     uint32_t *src = &_sidata, *dst = &_sdata;
     while (dst < &_edata) *dst++ = *src++;
     for (dst = &_sbss; dst < &_ebss;) *dst++ = 0;
+    uint32_t *sp;
+    __asm__ volatile("mov %0, sp" : "=r"(sp));
+    for (dst = &_ebss; dst < sp - 16;) *dst++ = STACK_PAINT;   // leave this frame alone
 #if defined(__ARM_FP)
     SCB_CPACR |= 0xFu << 20;                   // CP10/CP11 full access: enable the FPU
     __asm__ volatile("dsb\n\tisb" ::: "memory");
 #endif
-    semihost_exit(bms_main(semihost_number_argument(10000)));
+    int code = bms_main(semihost_number_argument(10000));
+    // The deepest the stack went over the run: what the 16 KiB reserve of link.ld must hold.
+    char line[40] = "stack_peak_bytes=", *end = line + 17;
+    uint32_t peak = bms_stack_peak_bytes(), digits = 1;
+    for (uint32_t v = peak; v >= 10; v /= 10) digits++;
+    for (uint32_t k = digits, v = peak; k > 0; k--, v /= 10) end[k - 1] = (char)('0' + v % 10);
+    end[digits] = '\n';
+    end[digits + 1] = 0;
+    semihost_write0(line);
+    semihost_exit(code);
 }
 
 __attribute__((noreturn)) void Fault_Handler(void) {

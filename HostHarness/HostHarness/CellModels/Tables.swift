@@ -30,8 +30,11 @@ public struct Curve: Equatable, Sendable {
 }
 
 /// A positive quantity over SOC (rows' columns) and temperature (rows): linear in SOC, and
-/// linear in ln(value) against 1/T between temperature rows (Arrhenius), extrapolated the same
-/// way up to 20 K beyond the outermost rows and clamped further out.
+/// linear in ln(value) against 1/T between temperature rows (Arrhenius). Up to 20 K beyond the
+/// outermost rows it follows the Arrhenius trend of the whole identified range (first to last
+/// row), clamped further out: the outermost segment alone carries the fit's noise, and
+/// extrapolating it made the LG M50's R1 triple between 37 and 57 °C (a resistance that rises
+/// with temperature and a hot weak cell that runs away).
 public struct ArrheniusGrid: Equatable, Sendable {
     public let stateOfCharge: [Double]
     public let temperatureCelsius: [Double]
@@ -68,9 +71,17 @@ public struct ArrheniusGrid: Equatable, Sendable {
         let t = temperatureCelsius
         if t.count == 1 { return exp(logValue(row: 0, soc: soc)) }
         let clamped = min(max(celsius, t[0] - 20), t[t.count - 1] + 20)
-        var upper = 1
-        while upper < t.count - 1 && t[upper] < clamped { upper += 1 }
         let inverse = { (c: Double) in 1 / (c + 273.15) }
+        let last = t.count - 1
+        if clamped < t[0] || clamped > t[last] {
+            // Outside the rows: the trend between the first and the last row, from the nearer one.
+            let first = logValue(row: 0, soc: soc), final = logValue(row: last, soc: soc)
+            let slope = (final - first) / (inverse(t[last]) - inverse(t[0]))
+            let (edge, value) = clamped < t[0] ? (t[0], first) : (t[last], final)
+            return exp(value + slope * (inverse(clamped) - inverse(edge)))
+        }
+        var upper = 1
+        while upper < last && t[upper] < clamped { upper += 1 }
         let fraction = (inverse(clamped) - inverse(t[upper - 1])) / (inverse(t[upper]) - inverse(t[upper - 1]))
         let a = logValue(row: upper - 1, soc: soc), b = logValue(row: upper, soc: soc)
         return exp(a + (b - a) * fraction)

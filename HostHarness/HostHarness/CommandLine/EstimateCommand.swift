@@ -5,7 +5,7 @@ import Foundation
 public enum EstimateCommand: HarnessCommand {
     public static let name = "estimate"
     public static let summary = "Replay the firmware's SOC estimator on a single-cell test file (CSV of the shared datasets' schema)."
-    public static let usage = "--csv FILE --cell MODEL --out OUT.csv [--initial-soc X]  |  --accuracy [--datasets DIR]"
+    public static let usage = "--csv FILE --cell MODEL --out OUT.csv [--initial-soc X]  |  --accuracy [--datasets DIR] [--pack-days N | --no-pack]"
     public static let options = [
         OptionSpec("csv", value: "FILE", help: "Columns time_s, current_a (+ = charge), voltage_v, temperature_c; others ignored."),
         OptionSpec("cell", value: "MODEL", help: "The cell model: a name in Fixtures/cells/ (lg-m50, ncr18650pf, lfp-26650) or a model file."),
@@ -14,6 +14,9 @@ public enum EstimateCommand: HarnessCommand {
         OptionSpec("tuning", value: "K=V,...", help: "Override filter tuning: voltage_noise, voltage_noise_per_c, voltage_noise_per_step_c, step_memory, innovation_window, current_noise, current_gain_error, rc_wander, offset_wander, initial_soc_sigma, initial_offset_sigma, correction_rate, bound_floor, bound_growth, anchor_rest, anchor_slope."),
         OptionSpec("accuracy", help: "Score the estimator on every single-cell file of the datasets (make accuracy)."),
         OptionSpec("datasets", value: "DIR", help: "With --accuracy: the shared datasets folder (default: ../shared/datasets)."),
+        OptionSpec("pack-days", value: "N", help: "With --accuracy: simulated days of month-of-deliveries (default 2; weak-cell runs its 24 h)."),
+        OptionSpec("pack-scenarios", value: "LIST", help: "With --accuracy: which pack scenarios to run (default weak-cell,month-of-deliveries; weak-cell ends with the usable-charge checks)."),
+        OptionSpec("no-pack", help: "With --accuracy: only the datasets (seconds instead of minutes)."),
     ]
 
     public static func run(_ arguments: ParsedArguments, console: Console) throws -> Int32 {
@@ -24,7 +27,28 @@ public enum EstimateCommand: HarnessCommand {
             }
             let results = try AccuracyBench.run(datasets: datasets, tuning: try tuning(arguments.values["tuning"]))
             console.standardOutput(AccuracyBench.table(results))
-            return AccuracyBench.meetsTargets(results) ? 0 : 1
+            var met = AccuracyBench.meetsTargets(results)
+            if !arguments.flags.contains("no-pack") {
+                var days = 2
+                if let text = arguments.values["pack-days"] {
+                    guard let n = Int(text), n >= 1, n <= 30 else { throw UsageError("--pack-days: '\(text)' is not a whole number from 1 to 30") }
+                    days = n
+                }
+                let chosen = (arguments.values["pack-scenarios"] ?? "weak-cell,month-of-deliveries").split(separator: ",").map(String.init)
+                var runs: [PackEstimationResult] = [], usable: [UsableChargeResult] = []
+                if chosen.contains("weak-cell") {
+                    let (result, end) = try PackEstimationBench.runKeeping("weak-cell")
+                    runs.append(result)
+                    usable = [PackEstimationBench.usableCharge(from: end, cRate: 1), PackEstimationBench.usableCharge(from: end, cRate: 2)]
+                }
+                if chosen.contains("month-of-deliveries") {
+                    runs.append(try PackEstimationBench.run("month-of-deliveries", duration: .seconds(Int32(days) * 86_400)))
+                }
+                let report = PackEstimationBench.report(runs, usable: usable)
+                console.standardOutput(report.text)
+                met = met && report.met
+            }
+            return met ? 0 : 1
         }
         guard let csv = arguments.values["csv"] else { throw UsageError("--csv FILE is required") }
         guard let cell = arguments.values["cell"] else { throw UsageError("--cell MODEL is required") }

@@ -59,15 +59,26 @@ public enum SimulateCommand: HarnessCommand {
     static func summaryText(_ simulation: Simulation, ticks: UInt64, wallSeconds: Double, out: URL) -> String {
         let simulated = Double(simulation.now.microsecondsSinceOrigin) / 1e6
         let loop = simulation.loop
-        let trueSOC = simulation.pack.meanStateOfCharge * 100
+        let trueSOC = simulation.pack.displayStateOfCharge * 100
         var lines = ["bms-harness simulate: scenario \(simulation.scenario.name), seed \(simulation.scenario.seed)"]
         lines.append("  simulated      \(DurationText.format(Microseconds(simulation.now.microsecondsSinceOrigin)))"
                      + " in \(ticks) ticks of 1 ms")
         lines.append("  wall time      \(Fixed.text(wallSeconds, decimals: 2)) s, speed-up \(Int((simulated / max(wallSeconds, 1e-9)).rounded()))x real time")
         if let estimate = loop.stateOfCharge {
             let estimated = Double(estimate) * 100
-            lines.append("  final SOC      true \(Fixed.text(trueSOC, decimals: 1)) %, estimated \(Fixed.text(estimated, decimals: 1)) %"
+            let bound = loop.estimator.bound.map { " ± \(Fixed.text(Double($0) * 100, decimals: 1))" } ?? ""
+            lines.append("  final SOC      true \(Fixed.text(trueSOC, decimals: 1)) %, estimated \(Fixed.text(estimated, decimals: 1))\(bound) %"
                          + " (error \(Fixed.text(estimated - trueSOC, decimals: 1)) points)")
+            let e = loop.estimator
+            if e.isStarted {
+                var weakest = 0
+                for i in 0..<e.elements.count where e.elements[i].capacityAh < e.elements[weakest].capacityAh { weakest = i }
+                let usable = e.usableCharge(atDischarge: Float(simulation.scenario.pack.cellModel.ratedCapacityAh * Double(simulation.scenario.pack.parallelCount)))
+                lines.append("  health         capacity \(Fixed.text(Double(e.capacityHealth) * 100, decimals: 1)) % (weakest element \(weakest + 1)), "
+                             + "resistance \(Fixed.text(Double(e.resistanceHealth) * 100, decimals: 0)) % of new, "
+                             + "\(Fixed.text(Double(e.equivalentFullCycles), decimals: 2)) equivalent full cycles"
+                             + (usable.map { "; usable at 1C \(Fixed.text(Double($0.ampereHours), decimals: 2)) Ah (element \($0.element + 1) limits)" } ?? ""))
+            }
         } else {
             lines.append("  final SOC      true \(Fixed.text(trueSOC, decimals: 1)) %, estimated: not yet known")
         }

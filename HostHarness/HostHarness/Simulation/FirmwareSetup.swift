@@ -38,6 +38,12 @@ public enum FirmwareSetup {
         return configuration
     }
 
+    /// The firmware's state estimation for `pack`: the cell model as the firmware's table, one
+    /// series element (a parallel group as one big cell), the default tuning.
+    public static func estimation(for pack: PackDesign) -> StateEstimationConfiguration {
+        StateEstimationConfiguration(cellModel: EstimatorSetup.table(for: pack.cellModel, parallel: pack.parallelCount))
+    }
+
     /// The main contactors' break rating: 150 A (a typical 48 V, 100 A-class DC contactor).
     public static let breakCurrent = Milliamperes(150_000)
 

@@ -30,7 +30,7 @@ public struct SimulationSample: Equatable, Sendable {
 
 /// The firmware running against a virtual pack.
 public struct Simulation {
-    public let scenario: Scenario
+    public private(set) var scenario: Scenario
     public private(set) var pack: VirtualPack
     public private(set) var sensors: PackSensors
     public var loop: ControlLoop<VirtualBoard>
@@ -67,13 +67,22 @@ public struct Simulation {
         let configuration = try FirmwareSetup.configuration(for: scenario.pack)
         let board = VirtualBoard(cellCount: scenario.pack.seriesCount, temperatureSensorCount: scenario.pack.temperatureSensorCells.count)
         do {
-            loop = try ControlLoop(board: board, configuration: configuration)
+            loop = try ControlLoop(board: board, configuration: configuration, estimation: FirmwareSetup.estimation(for: scenario.pack))
         } catch {
             throw HarnessError("the firmware rejected the configuration: \(error.explanation)")
         }
         sensors.refreshFaults(scenario.faults, at: now)
         applyBoardFaults()
         sense()
+    }
+
+    /// Replaces the load from now on: a benchmark forks a simulation (it is a value: a copy is a
+    /// second, independent world) and drives the copy differently.
+    public mutating func switchLoad(to profile: LoadProfile, obeysLimits: Bool) {
+        scenario.load = profile
+        scenario.loadObeysLimits = obeysLimits
+        let packCapacityAh = scenario.pack.cellModel.ratedCapacityAh * Double(scenario.pack.parallelCount)
+        load = profile.makeController(packCapacityAh: packCapacityAh, random: SplitMix64(seed: scenario.seed).derived(stream: Stream.load.rawValue))
     }
 
     /// Runs one tick: the contacts move, the load draws what the contactors and the BMS's limits
@@ -170,7 +179,7 @@ public struct Simulation {
 
     /// What the pack and the firmware show now.
     public var sample: SimulationSample {
-        SimulationSample(time: now, current: pack.current, trueStateOfCharge: pack.meanStateOfCharge,
+        SimulationSample(time: now, current: pack.current, trueStateOfCharge: pack.displayStateOfCharge,
                          estimatedStateOfCharge: loop.stateOfCharge, cellStatistics: loop.cellStatistics,
                          temperatureStatistics: loop.temperatureStatistics, ambient: pack.ambientTemperature,
                          hottestCell: pack.elements.map(\.temperature).max() ?? 0, activity: load.activity.rawValue,

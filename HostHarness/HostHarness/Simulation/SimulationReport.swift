@@ -57,7 +57,7 @@ public struct SimulationReport {
             ("seed", "\(simulation.scenario.seed)"),
             ("simulated_s", Fixed.text(Double(simulation.now.microsecondsSinceOrigin) / 1e6, decimals: 3)),
             ("ticks", "\(ticks)"),
-            ("soc_true_final", Fixed.text(simulation.pack.meanStateOfCharge, decimals: 5)),
+            ("soc_true_final", Fixed.text(simulation.pack.displayStateOfCharge, decimals: 5)),
             ("soc_est_final", loop.stateOfCharge.map { Fixed.text(Double($0), decimals: 5) } ?? "null"),
             ("charge_true_mah", Fixed.text(trueCharge, decimals: 3)),
             ("charge_counted_mah", Fixed.text(counted, decimals: 3)),

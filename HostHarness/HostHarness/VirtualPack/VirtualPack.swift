@@ -365,6 +365,20 @@ public struct VirtualPack: Sendable {
         hot.reduce(0) { $0 + $1.circuit.stateOfCharge } / Double(hot.count)
     }
 
+    /// The pack's true state of charge as the firmware defines the one it displays
+    /// (Docs/estimation.md): `min / (min + 1 − max)` of the elements' SOCs, each clamped to 0…1 —
+    /// 0 when the weakest element is empty, 1 when the strongest is full.
+    public var displayStateOfCharge: Double {
+        var low = 1.0, high = 0.0
+        for element in hot {
+            let soc = min(max(element.circuit.stateOfCharge, 0), 1)
+            low = min(low, soc)
+            high = max(high, soc)
+        }
+        let window = low + 1 - high
+        return window > 0 ? low / window : low
+    }
+
     /// Element `i`'s true state of charge, terminal voltage (V) and leak current (A).
     public func stateOfCharge(_ i: Int) -> Double { hot[i].circuit.stateOfCharge }
     public func terminalVoltage(_ i: Int) -> Double { hot[i].terminalVoltage }

@@ -1,0 +1,378 @@
+// The pack's state estimation: one SOC filter per series element, the pack SOC for display and
+// for limits, capacity and resistance per element (SOH), equivalent full cycles, remaining useful
+// life, and the charge the pack can still deliver at a load (Docs/estimation.md).
+import HAL
+
+/// What the pack's estimation needs beyond the rest of the configuration.
+public struct StateEstimationConfiguration: Sendable {
+    /// One series element's model (a parallel group is modelled as one big cell) and the filter's tuning.
+    public var cellModel: CellModelTable
+    public var tuning: EstimatorTuning
+    /// Capacity updates: two relaxed points (rests of at least `relaxation` s, on a part of the
+    /// OCV curve steeper than the tuning's `anchorSlope`; the filter's RC voltages are taken off
+    /// the rest voltage, so a few minutes suffice) at least `capacityMinimumSpan` of SOC apart,
+    /// both inside `capacityTemperatureWindow` (°C); later updates are smoothed with weight
+    /// `capacitySmoothing` per unit of span.
+    public var relaxation: Float
+    public var capacityMinimumSpan: Float
+    public var capacityTemperatureWindow: ClosedRange<Float>
+    public var capacitySmoothing: Float
+    /// Resistance updates: a current change of at least `resistanceMinimumStepC` (C) between two
+    /// updates (100 ms), whose model voltage step is at least `resistanceMinimumVoltageStep` (V, so the
+    /// 1 mV resolution costs at most a few per cent). The first estimate is the mean of the first
+    /// `resistanceFirstSteps` steps; later steps are smoothed with weight `resistanceSmoothing`.
+    public var resistanceMinimumStepC: Float
+    public var resistanceMinimumVoltageStep: Float
+    public var resistanceSmoothing: Float
+    public var resistanceFirstSteps: UInt16
+    /// End of life: capacity (fraction of new) at which the remaining useful life runs out.
+    public var endOfLifeCapacity: Float
+    /// How far an element's capacity may be from the model's before it has been measured (cells
+    /// age unevenly; a weak cell can hold a fifth less), and from its measurement after.
+    public var newCapacityUncertainty: Float
+    public var measuredCapacityUncertainty: Float
+
+    public init(cellModel: CellModelTable, tuning: EstimatorTuning = EstimatorTuning(), relaxation: Float = 420,
+                capacityMinimumSpan: Float = 0.4, capacityTemperatureWindow: ClosedRange<Float> = 10...45,
+                capacitySmoothing: Float = 0.2, resistanceMinimumStepC: Float = 0.3, resistanceMinimumVoltageStep: Float = 0.015,
+                resistanceSmoothing: Float = 0.05, resistanceFirstSteps: UInt16 = 4, endOfLifeCapacity: Float = 0.8,
+                newCapacityUncertainty: Float = 0.2, measuredCapacityUncertainty: Float = 0.02) {
+        self.cellModel = cellModel
+        self.tuning = tuning
+        self.relaxation = relaxation
+        self.capacityMinimumSpan = capacityMinimumSpan
+        self.capacityTemperatureWindow = capacityTemperatureWindow
+        self.capacitySmoothing = capacitySmoothing
+        self.resistanceMinimumStepC = resistanceMinimumStepC
+        self.resistanceMinimumVoltageStep = resistanceMinimumVoltageStep
+        self.resistanceSmoothing = resistanceSmoothing
+        self.resistanceFirstSteps = resistanceFirstSteps
+        self.endOfLifeCapacity = endOfLifeCapacity
+        self.newCapacityUncertainty = newCapacityUncertainty
+        self.measuredCapacityUncertainty = measuredCapacityUncertainty
+    }
+
+    /// A placeholder for a pack without a cell model (never used to estimate).
+    static func idle() -> StateEstimationConfiguration {
+        let one = CellParameterGrid(constant: 1)
+        return StateEstimationConfiguration(cellModel: CellModelTable(
+            ocv: { 3 + $0 }, entropic: { _ in 0 }, r0: one, exchangeCurrent: one, r1: one, tau1: one, r2: one, tau2: one,
+            hysteresisVoltage: 0, hysteresisRate: 0, capacityAh: 1, coulombicEfficiency: 1, minimumVoltage: 2.5, maximumVoltage: 4.2))
+    }
+
+    func validate() throws(ConfigurationError) {
+        try cellModel.validate()
+        let t = tuning
+        guard t.voltageNoise > 0, t.voltageNoisePerC >= 0, t.voltageNoisePerStepC >= 0, t.stepMemory > 0, t.innovationWindow > 0,
+              t.currentNoise >= 0, t.currentGainError >= 0, t.rcVoltageWander >= 0, t.offsetWander >= 0, t.initialSOCSigma > 0,
+              t.initialOffsetSigma >= 0, t.maximumCorrectionRate > 0, t.boundFloor > 0, t.boundGrowthPerThroughput >= 0,
+              t.anchorRest > 0, t.anchorSlope >= 0,
+              relaxation > 0, capacityMinimumSpan > 0.05, capacityMinimumSpan <= 1, capacitySmoothing > 0, capacitySmoothing <= 1,
+              resistanceMinimumStepC > 0, resistanceMinimumVoltageStep > 0, resistanceSmoothing > 0, resistanceSmoothing <= 1, resistanceFirstSteps >= 1,
+              endOfLifeCapacity > 0, endOfLifeCapacity < 1, newCapacityUncertainty >= 0, newCapacityUncertainty < 1,
+              measuredCapacityUncertainty >= 0, measuredCapacityUncertainty < 1 else { throw .estimatorTuningOutOfRange }
+    }
+}
+
+/// One element's estimates.
+public struct ElementEstimate: Sendable {
+    public var filter = CellEstimator()
+    /// Capacity (Ah) and how many capacity measurements went into it (0: the model's, as new).
+    public var capacityAh: Float
+    public var capacityUpdates: UInt16 = 0
+    /// Resistance relative to the model at the same SOC and temperature (1 = as new; the model's
+    /// until the first estimate), how many estimates were made (0: none yet), and the steps
+    /// collected towards the first.
+    public var resistanceFactor: Float = 1
+    public var resistanceUpdates: UInt16 = 0
+    var firstSteps: UInt16 = 0
+    var firstStepSum: Float = 0
+    /// The last relaxed point: its SOC from the rest voltage and the charge counted into the
+    /// element until then (As, net of what its balancing resistor took), and the throughput since (As).
+    var anchor: (soc: Float, chargeAs: Float)? = nil
+    var throughputSinceAnchorAs: Float = 0
+    /// Charge counted into the element (As; balancing taken out) and whether the present rest
+    /// has already given a relaxed point.
+    var chargeAs: Float = 0
+    var restUsed = false
+    /// At the element's last turn: the counter (nC), its bled charge (mAs), the sampled current (A;
+    /// NaN: none) and its voltage (mV; 0: none).
+    var lastChargeNanocoulombs: Int64 = 0
+    var lastBled: Int32 = 0
+    var previousCurrent: Float = .nan
+    var previousMillivolts: Int32 = 0
+
+    init(capacityAh: Float) { self.capacityAh = capacityAh }
+}
+
+/// The estimation for all elements.
+public struct PackStateEstimator: Sendable {
+    public internal(set) var elements: PerCell<ElementEstimate>
+    /// The pack SOC shown to the rider (fraction): 0 when the weakest element is empty, 1 when the
+    /// strongest is full, `min / (min + 1 − max)` between (continuous when the current reverses).
+    public private(set) var stateOfCharge: Float? = nil
+    /// Its error bound (fraction).
+    public private(set) var bound: Float? = nil
+    /// The SOC of the weakest and strongest element (fractions), for the discharge and charge limits.
+    public private(set) var lowestStateOfCharge: Float? = nil
+    public private(set) var highestStateOfCharge: Float? = nil
+    /// Equivalent full cycles: the discharged charge over the model's capacity.
+    public private(set) var equivalentFullCycles: Float = 0
+    /// The counter reading (nC) at the last call, whether the filters have started, and whose turn is next.
+    var lastChargeNanocoulombs: Int64 = 0
+    public private(set) var isStarted = false
+    var turn = 0
+    /// Capacity trend for the remaining useful life: least-squares sums over (EFC, mean SOH).
+    var trend = (n: Float(0), x: Float(0), y: Float(0), xx: Float(0), xy: Float(0))
+    /// The temperature used when no sensor is valid: the last valid mean (°C).
+    public private(set) var heldCelsius: Float = 25
+    /// The configuration (held here so the per-tick calls pass nothing large), and whether the
+    /// pack has one (without, the estimator stays idle and every figure stays nil).
+    public let configuration: StateEstimationConfiguration
+    public let isEnabled: Bool
+
+    /// An estimator for `cellCount` elements; idle when `configuration` is nil.
+    public init(cellCount: Int, configuration given: StateEstimationConfiguration?) {
+        let c = given ?? StateEstimationConfiguration.idle()
+        configuration = c
+        isEnabled = given != nil
+        elements = PerCell(repeating: ElementEstimate(capacityAh: c.cellModel.capacityAh), count: cellCount)
+    }
+
+    // Integer → Float conversions go through Int: the generic one walks the integer's words
+    // (an Array) on 32-bit Embedded targets, which `-no-allocations` rejects.
+
+    /// How many calls of `update` make one filter step of an element: the elements take turns,
+    /// so a call (every 10 ms) steps a tenth of them and each steps every 100 ms.
+    public static let turns = 10
+
+    /// Every 10 ms: the next tenth of the elements (each every 100 ms, with the mean current of
+    /// its own last 100 ms, its latest voltage and the mean temperature); then the pack figures
+    /// and, at the end of a long enough rest, the capacity. Spreading the elements over the 10 ms
+    /// slots keeps the work per slot small (Docs/estimation.md has the cost).
+    mutating func update(measurements m: Measurements, temperatures: PackStatistics<DeciCelsius>?, counter: CoulombCounter,
+                         bled: PerCell<Int32>, seconds period: Float) {
+        guard isEnabled else { return }
+        if let t = temperatures { heldCelsius = Float(Int(t.mean.rawValue)) / 10 }
+        let celsius = heldCelsius
+        let charge = counter.netChargeNanocoulombs
+        let sampled = m.pack.current.validValue.map { Float(Int($0.rawValue)) / 1_000 }
+        if !isStarted {
+            // Start each filter from its voltage at the present current, all at once.
+            guard let current = sampled else { return }
+            for i in 0..<elements.count {
+                guard let mv = m.cells.cellVoltages[i].validValue else { return }
+                elements[i].filter.start(voltage: Float(Int(mv.rawValue)) / 1_000, current: current, celsius: celsius,
+                                         model: configuration.cellModel, tuning: configuration.tuning)
+                elements[i].lastChargeNanocoulombs = charge
+                elements[i].lastBled = bled[i]
+            }
+            lastChargeNanocoulombs = charge
+            isStarted = true
+            refreshPack()
+            return
+        }
+        let packCoulombs = Float(approximating: charge &- lastChargeNanocoulombs) * 1e-9
+        lastChargeNanocoulombs = charge
+        if packCoulombs < 0 { equivalentFullCycles += -packCoulombs / (3_600 * configuration.cellModel.capacityAh) }
+        let dt = period * Float(PackStateEstimator.turns)
+        var i = turn
+        while i < elements.count {
+            step(i, measurements: m, sampled: sampled, charge: charge, bled: bled[i], seconds: dt, celsius: celsius)
+            i += PackStateEstimator.turns
+        }
+        turn = turn + 1 == PackStateEstimator.turns ? 0 : turn + 1
+        refreshPack()
+    }
+
+    /// Element `i`'s turn: its filter step, a resistance measurement when the current changed
+    /// enough since its last turn, and a relaxed point at the end of a rest.
+    mutating func step(_ i: Int, measurements m: Measurements, sampled: Float?, charge: Int64, bled: Int32, seconds dt: Float,
+                       celsius: Float) {
+        let elementCoulombs = Float(approximating: charge &- elements[i].lastChargeNanocoulombs) * 1e-9
+            - Float(Int(bled &- elements[i].lastBled)) / 1_000
+        elements[i].lastChargeNanocoulombs = charge
+        elements[i].lastBled = bled
+        elements[i].chargeAs += elementCoulombs
+        elements[i].throughputSinceAnchorAs += elementCoulombs < 0 ? -elementCoulombs : elementCoulombs
+        let millivolts = m.cells.cellVoltages[i].validValue?.rawValue
+        if let current = sampled, let millivolts { measureResistance(i, current: current, millivolts: millivolts) }
+        elements[i].previousCurrent = sampled ?? .nan
+        elements[i].previousMillivolts = millivolts ?? 0
+        let voltage = millivolts.map { Float(Int($0)) / 1_000 }
+        elements[i].filter.step(current: elementCoulombs / dt, voltage: voltage, celsius: celsius, seconds: dt,
+                                capacityAh: elements[i].capacityAh,
+                                capacityUncertainty: elements[i].capacityUpdates > 0 ? configuration.measuredCapacityUncertainty : configuration.newCapacityUncertainty,
+                                resistanceFactor: elements[i].resistanceFactor, model: configuration.cellModel, tuning: configuration.tuning)
+        let current = elementCoulombs / dt
+        if (current < 0 ? -current : current) <= configuration.cellModel.capacityAh / 50 {
+            if let voltage { relaxedPoint(i, voltage: voltage, celsius: celsius) }
+        } else {
+            elements[i].restUsed = false
+        }
+    }
+
+    /// A change of the current since the element's last turn (100 ms: the load's ramps take a
+    /// few hundred milliseconds) measures its resistance: ΔV/ΔI against the model's own
+    /// instantaneous ΔV for the same change. The RC branches move little in 100 ms when their time
+    /// constants are tens of seconds (Docs/estimation.md states the limit).
+    mutating func measureResistance(_ i: Int, current: Float, millivolts now: Int32) {
+        let before = elements[i].previousCurrent
+        guard before == before, elements[i].previousMillivolts != 0 else { return }          // NaN: no sample
+        let change = current - before
+        guard (change < 0 ? -change : change) >= configuration.resistanceMinimumStepC * configuration.cellModel.capacityAh else { return }
+        let soc = elements[i].filter.soc
+        let expected = configuration.cellModel.instantaneousOverpotential(current: current, soc: soc, celsius: heldCelsius).volts
+            - configuration.cellModel.instantaneousOverpotential(current: before, soc: soc, celsius: heldCelsius).volts
+        guard (expected < 0 ? -expected : expected) >= configuration.resistanceMinimumVoltageStep else { return }
+        let factor = Float(Int(now &- elements[i].previousMillivolts)) / 1_000 / expected
+        guard factor > 0.2, factor < 10 else { return }      // not a step of this element (a glitch, a fault)
+        if elements[i].resistanceUpdates == 0 {
+            elements[i].firstSteps += 1
+            elements[i].firstStepSum += factor
+            guard elements[i].firstSteps >= configuration.resistanceFirstSteps else { return }
+            elements[i].resistanceFactor = elements[i].firstStepSum / Float(Int(elements[i].firstSteps))
+        } else {
+            elements[i].resistanceFactor += configuration.resistanceSmoothing * (factor - elements[i].resistanceFactor)
+        }
+        if elements[i].resistanceUpdates < .max { elements[i].resistanceUpdates += 1 }
+    }
+
+    /// At the end of a long enough rest: the SOC from the rest voltage, and a capacity measurement
+    /// when the previous relaxed point is far enough away.
+    mutating func relaxedPoint(_ i: Int, voltage: Float, celsius: Float) {
+        // The rest voltage is corrected with the RC voltages, which need the element's resistance,
+        // unless the rest has lasted as long as an anchor needs (the RC voltages have decayed).
+        let rest = elements[i].filter.restSeconds
+        guard !elements[i].restUsed, rest >= configuration.relaxation,
+              elements[i].resistanceUpdates > 0 || rest >= configuration.tuning.anchorRest,
+              configuration.capacityTemperatureWindow.contains(celsius) else { return }
+        elements[i].restUsed = true
+        let c = configuration, model = c.cellModel
+        let filter = elements[i].filter
+        let relaxed = voltage - filter.v1 - filter.v2 - model.hysteresisVoltage * filter.hysteresis
+        let soc = model.stateOfCharge(openCircuitVoltage: relaxed, celsius: celsius)
+        guard model.openCircuitVoltage(soc: soc, celsius: celsius).slope >= c.tuning.anchorSlope else { return }
+        let point = (soc: soc, chargeAs: elements[i].chargeAs)
+        guard let anchor = elements[i].anchor else {
+            elements[i].anchor = point
+            elements[i].throughputSinceAnchorAs = 0
+            return
+        }
+        let span = point.soc - anchor.soc
+        let spanMagnitude = span < 0 ? -span : span
+        if spanMagnitude >= c.capacityMinimumSpan {
+            let measuredAh = (point.chargeAs - anchor.chargeAs) / span / 3_600
+            // A capacity outside half to 1.5 times new is a measurement gone wrong, not a cell.
+            if measuredAh > 0.5 * model.capacityAh && measuredAh < 1.5 * model.capacityAh {
+                if elements[i].capacityUpdates == 0 {
+                    elements[i].capacityAh = measuredAh
+                } else {
+                    let weight = min(1, c.capacitySmoothing * spanMagnitude)
+                    elements[i].capacityAh += weight * (measuredAh - elements[i].capacityAh)
+                }
+                if elements[i].capacityUpdates < .max { elements[i].capacityUpdates += 1 }
+                recordTrend(model)
+            }
+            elements[i].anchor = point
+            elements[i].throughputSinceAnchorAs = 0
+        } else if elements[i].throughputSinceAnchorAs > 2 * 3_600 * elements[i].capacityAh {
+            // Too long since the old point for its charge count to be trusted: start again here.
+            elements[i].anchor = point
+            elements[i].throughputSinceAnchorAs = 0
+        }
+    }
+
+    /// Adds the present mean capacity SOH to the trend the remaining useful life extrapolates.
+    mutating func recordTrend(_ model: CellModelTable) {
+        let y = meanCapacityHealth(model), x = equivalentFullCycles
+        trend.n += 1; trend.x += x; trend.y += y; trend.xx += x * x; trend.xy += x * y
+    }
+
+    mutating func refreshPack() {
+        guard elements.count > 0 else { return }
+        var lowest: Float = 2, highest: Float = -2, widest: Float = 0
+        for i in 0..<elements.count {
+            let f = elements[i].filter
+            lowest = min(lowest, f.displayed)
+            highest = max(highest, f.displayed)
+            widest = max(widest, f.bound(configuration.tuning))
+        }
+        let low = min(max(lowest, 0), 1), high = min(max(highest, 0), 1)
+        lowestStateOfCharge = low
+        highestStateOfCharge = high
+        let window = low + 1 - high
+        stateOfCharge = window > 0 ? low / window : low
+        bound = widest
+    }
+
+    /// Capacity SOH (fraction of new) of the weakest element and the mean over elements.
+    public var capacityHealth: Float {
+        let model = configuration.cellModel
+        var lowest: Float = 2
+        for i in 0..<elements.count { lowest = min(lowest, elements[i].capacityAh / model.capacityAh) }
+        return elements.count > 0 ? lowest : 1
+    }
+
+    func meanCapacityHealth(_ model: CellModelTable) -> Float {
+        var sum: Float = 0
+        for i in 0..<elements.count { sum += elements[i].capacityAh / model.capacityAh }
+        return elements.count > 0 ? sum / Float(elements.count) : 1
+    }
+
+    /// Resistance SOH: the highest element's factor (1 = as new).
+    public var resistanceHealth: Float {
+        var highest: Float = 0
+        for i in 0..<elements.count { highest = max(highest, elements[i].resistanceFactor) }
+        return highest
+    }
+
+    /// Remaining useful life in equivalent full cycles: where the straight line through the
+    /// capacity SOH against cycles reaches the end of life; nil until two measurements show a fade.
+    public var remainingCycles: Float? {
+        let c = configuration
+        let t = trend
+        guard t.n >= 2 else { return nil }
+        let d = t.n * t.xx - t.x * t.x
+        guard d > 0 else { return nil }
+        let slope = (t.n * t.xy - t.x * t.y) / d
+        guard slope < 0 else { return nil }
+        let intercept = (t.y - slope * t.x) / t.n
+        let end = (c.endOfLifeCapacity - intercept) / slope
+        return max(0, end - equivalentFullCycles)
+    }
+
+    /// The charge (Ah) the pack can still deliver at a constant discharge `current` (A, > 0)
+    /// before its weakest element's terminal voltage reaches the cell's minimum, with the
+    /// element's estimated resistance (the RC branches at their steady state), and which
+    /// element that is. Nil before the filters start.
+    public func usableCharge(atDischarge current: Float, celsius: Float? = nil) -> (ampereHours: Float, element: Int)? {
+        let c = configuration
+        guard elements.count > 0, elements[0].filter.isStarted else { return nil }
+        let model = c.cellModel, t = celsius ?? heldCelsius
+        var best: (ampereHours: Float, element: Int)? = nil
+        for i in 0..<elements.count {
+            let e = elements[i]
+            func loaded(_ soc: Float) -> Float {
+                let r = (model.r1.value(soc: soc, celsius: t) + model.r2.value(soc: soc, celsius: t)) * current
+                let eta = model.instantaneousOverpotential(current: -current, soc: soc, celsius: t).volts
+                return model.openCircuitVoltage(soc: soc, celsius: t).voltage + e.resistanceFactor * (eta - r)
+                    - model.hysteresisVoltage
+            }
+            // The SOC at which the loaded voltage reaches the minimum (bisection; it rises with SOC).
+            var low: Float = -0.1, high = max(e.filter.soc, -0.1)
+            if loaded(high) <= model.minimumVoltage {
+                low = high
+            } else {
+                for _ in 0..<24 {
+                    let mid = (low + high) / 2
+                    if loaded(mid) > model.minimumVoltage { high = mid } else { low = mid }
+                }
+            }
+            let ampereHours = max(0, e.filter.soc - (low + high) / 2) * e.capacityAh
+            if let b = best, b.ampereHours <= ampereHours { continue }
+            best = (ampereHours, i)
+        }
+        return best
+    }
+}

@@ -1,0 +1,148 @@
+// The pack's state estimation on hand-worked numbers: the display SOC, capacity from two relaxed
+// points, resistance from current steps, the usable charge at a load, and the loop wiring.
+@testable import Firmware
+import HAL
+import Testing
+
+/// A 10 Ah element: OCV 3.0 + 1.2·SOC V, R0 20 mΩ, no RC branches, a charge-transfer term too
+/// small to matter (exchange current 10 kA), no hysteresis, 2.5…4.2 V.
+func linearElement(r0: Float = 0.02, minimumVoltage: Float = 2.5) -> StateEstimationConfiguration {
+    StateEstimationConfiguration(cellModel: CellModelTable(
+        ocv: { 3.0 + 1.2 * $0 }, entropic: { _ in 0 }, r0: CellParameterGrid(constant: r0),
+        exchangeCurrent: CellParameterGrid(constant: 10_000), r1: CellParameterGrid(constant: 0), tau1: CellParameterGrid(constant: 10),
+        r2: CellParameterGrid(constant: 0), tau2: CellParameterGrid(constant: 100), hysteresisVoltage: 0, hysteresisRate: 0,
+        capacityAh: 10, coulombicEfficiency: 1, minimumVoltage: minimumVoltage, maximumVoltage: 4.2))
+}
+
+@Suite struct PackStateEstimatorTests {
+    @Test(arguments: [([0.5, 0.5], 0.5), ([0.3, 0.8], 0.3 / 0.5), ([0.0, 0.6], 0.0), ([0.4, 1.0], 1.0), ([0.2, 0.2, 0.9], 0.2 / 0.3)]
+          as [([Float], Float)])
+    func theDisplaySOCRunsFromTheWeakestEmptyToTheStrongestFull(socs: [Float], expected: Float) {
+        // min / (min + 1 − max): 0 when the weakest element is empty, 1 when the strongest is full.
+        let c = linearElement()
+        var e = PackStateEstimator(cellCount: socs.count, configuration: c)
+        for (i, soc) in socs.enumerated() { e.elements[i].filter.start(soc: soc, sigma: 0.01, tuning: c.tuning) }
+        e.refreshPack()
+        #expect(abs((e.stateOfCharge ?? -1) - expected) < 1e-6)
+        #expect(e.lowestStateOfCharge == socs.min())
+        #expect(e.highestStateOfCharge == socs.max())
+        // The bound is the widest element's: σ = 0.01 → 3σ = 0.03.
+        #expect(abs((e.bound ?? 0) - 0.03) < 1e-6)
+    }
+
+    @Test func capacityComesFromTwoRelaxedPointsAndTheChargeBetween() {
+        let c = linearElement()
+        var e = PackStateEstimator(cellCount: 1, configuration: c)
+        e.elements[0].filter.start(soc: 0.9, sigma: 0.01, tuning: c.tuning)
+        e.elements[0].resistanceUpdates = 1
+        // First rest at 4.08 V = SOC 0.9: the anchor.
+        e.elements[0].filter.restSeconds = c.relaxation
+        e.relaxedPoint(0, voltage: 3.0 + 1.2 * 0.9, celsius: 25)
+        #expect(e.elements[0].capacityUpdates == 0)
+        // 4.05 Ah out, then a rest at SOC 0.45: 4.05 Ah / 0.45 = 9.0 Ah.
+        e.elements[0].chargeAs = -4.05 * 3_600
+        e.elements[0].restUsed = false
+        e.relaxedPoint(0, voltage: 3.0 + 1.2 * 0.45, celsius: 25)
+        #expect(e.elements[0].capacityUpdates == 1)
+        #expect(abs(e.elements[0].capacityAh - 9.0) < 0.01)
+        // The second measurement (9.5 Ah over a span of 0.5) is smoothed: weight 0.2 × 0.5 = 0.1.
+        e.elements[0].chargeAs += 0.5 * 9.5 * 3_600
+        e.elements[0].restUsed = false
+        e.relaxedPoint(0, voltage: 3.0 + 1.2 * 0.95, celsius: 25)
+        #expect(e.elements[0].capacityUpdates == 2)
+        #expect(abs(e.elements[0].capacityAh - (9.0 + 0.1 * 0.5)) < 0.01)
+        #expect(e.capacityHealth < 1)
+    }
+
+    @Test func capacityIsNotMeasuredOutsideItsGates() {
+        let c = linearElement()
+        func attempt(span: Float, celsius: Float, rest: Float, resistanceKnown: Bool) -> UInt16 {
+            var e = PackStateEstimator(cellCount: 1, configuration: c)
+            e.elements[0].filter.start(soc: 0.9, sigma: 0.01, tuning: c.tuning)
+            e.elements[0].resistanceUpdates = resistanceKnown ? 1 : 0
+            e.elements[0].filter.restSeconds = rest
+            e.relaxedPoint(0, voltage: 3.0 + 1.2 * 0.9, celsius: celsius)
+            e.elements[0].chargeAs = -span * 10 * 3_600
+            e.elements[0].restUsed = false
+            e.relaxedPoint(0, voltage: 3.0 + 1.2 * (0.9 - span), celsius: celsius)
+            return e.elements[0].capacityUpdates
+        }
+        #expect(attempt(span: 0.5, celsius: 25, rest: c.relaxation, resistanceKnown: true) == 1)
+        #expect(attempt(span: 0.35, celsius: 25, rest: c.relaxation, resistanceKnown: true) == 0)       // too little charge
+        #expect(attempt(span: 0.5, celsius: 5, rest: c.relaxation, resistanceKnown: true) == 0)         // too cold
+        #expect(attempt(span: 0.5, celsius: 25, rest: c.relaxation - 1, resistanceKnown: true) == 0)    // not relaxed
+        #expect(attempt(span: 0.5, celsius: 25, rest: c.relaxation, resistanceKnown: false) == 0)       // RC voltages unknown
+        #expect(attempt(span: 0.5, celsius: 25, rest: c.tuning.anchorRest, resistanceKnown: false) == 1) // long rest: relaxed anyway
+    }
+
+    @Test func usableChargeIsWhatIsLeftAboveTheCutOffUnderLoad() {
+        // 10 A through 20 mΩ sags 0.2 V: the loaded voltage 2.8 + 1.2·SOC reaches 3.0 V at
+        // SOC 1/6, so from SOC 0.8 there are (0.8 − 1/6) × 10 Ah = 6.333 Ah left; with twice the
+        // resistance the cut-off comes at SOC 1/3: 4.667 Ah.
+        let c = linearElement(minimumVoltage: 3.0)
+        var e = PackStateEstimator(cellCount: 2, configuration: c)
+        e.elements[0].filter.start(soc: 0.8, sigma: 0.01, tuning: c.tuning)
+        e.elements[1].filter.start(soc: 0.9, sigma: 0.01, tuning: c.tuning)
+        let usable = try! #require(e.usableCharge(atDischarge: 10, celsius: 25))
+        #expect(abs(usable.ampereHours - 6.333) < 0.01)
+        #expect(usable.element == 0)
+        e.elements[1].resistanceFactor = 2
+        e.elements[1].filter.start(soc: 0.8, sigma: 0.01, tuning: c.tuning)
+        let weak = try! #require(e.usableCharge(atDischarge: 10, celsius: 25))
+        #expect(abs(weak.ampereHours - 4.667) < 0.01)
+        #expect(weak.element == 1)
+    }
+
+    @Test func theLoopMeasuresResistanceFromCurrentSteps() throws {
+        // testConfiguration: 4 cells. Cell 2 has twice the model's 20 mΩ, the others the model's.
+        var h = try LoopHarness(board: TestBoard(cellVoltages: [3_600, 3_600, 3_600, 3_600]),
+                                configuration: testConfiguration(capacitymAh: 10_000), estimation: linearElement())
+        for _ in 0..<200 { h.tick() }
+        #expect(h.loop.estimator.elements[0].resistanceUpdates == 0)
+        // Four steps of ±10 A (1C) between 100 ms updates: 400 mV on cell 2, 200 mV (10 A × 20 mΩ) on the others.
+        for k in 0..<4 {
+            let discharging = k % 2 == 0
+            h.loop.board.currentSensor.current = Milliamperes(discharging ? -10_000 : 0)
+            h.loop.board.cellMonitor.cellVoltages = (0..<4).map { Millivolts(discharging ? 3_600 - ($0 == 1 ? 400 : 200) : 3_600) }
+            for _ in 0..<100 { h.tick() }
+        }
+        let e = h.loop.estimator.elements
+        #expect(e[1].resistanceUpdates == 1)
+        #expect(abs(e[1].resistanceFactor - 2) < 0.02)
+        #expect(abs(e[0].resistanceFactor - 1) < 0.02)
+        #expect(h.loop.estimator.resistanceHealth == e[1].resistanceFactor)
+    }
+
+    @Test func theLoopRunsTheEstimationEvery10msOnlyWithACellModel() throws {
+        var with = try LoopHarness(board: TestBoard(cellVoltages: [3_600, 3_600, 3_600, 3_600]),
+                                   configuration: testConfiguration(capacitymAh: 10_000), estimation: linearElement())
+        var without = try LoopHarness(board: TestBoard(cellVoltages: [3_600, 3_600, 3_600, 3_600]),
+                                      configuration: testConfiguration(capacitymAh: 10_000))
+        var ran = 0
+        for _ in 0..<1_000 {
+            with.tick(); without.tick()
+            if with.loop.lastTickStages.contains(.stateEstimation) { ran += 1 }
+            #expect(!without.loop.lastTickStages.contains(.stateEstimation))
+        }
+        #expect(ran == 100)
+        // 3.6 V at rest on the linear OCV is SOC 0.5; the loop shows it with its bound.
+        #expect(abs((with.loop.stateOfCharge ?? 0) - 0.5) < 0.005)
+        #expect(with.loop.estimator.bound.map { $0 > 0 && $0 < 0.2 } == true)
+        #expect(!without.loop.estimator.isEnabled)
+    }
+
+    @Test func anOutOfRangeEstimationConfigurationIsRefused() {
+        var bad = linearElement()
+        bad.capacityMinimumSpan = 0
+        #expect(throws: ConfigurationError.estimatorTuningOutOfRange) {
+            _ = try ControlLoop(board: TestBoard(cellVoltages: [3_600, 3_600, 3_600, 3_600]), configuration: testConfiguration(),
+                                estimation: bad)
+        }
+        var badModel = linearElement()
+        badModel.cellModel.capacityAh = 0
+        #expect(throws: ConfigurationError.cellModelOutOfRange) {
+            _ = try ControlLoop(board: TestBoard(cellVoltages: [3_600, 3_600, 3_600, 3_600]), configuration: testConfiguration(),
+                                estimation: badModel)
+        }
+    }
+}
