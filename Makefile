@@ -92,8 +92,10 @@ bench-balancing: $(HARNESS)
 bench-protection: reaction-times bench-power-limits bench-balancing
 
 # State-estimation accuracy (Docs/estimation.md): the firmware's SOC estimator on every
-# single-cell file of the datasets, from the true initial SOC and 20 points off; RMSE, max error
-# and bound coverage against the targets (~3 s). Exits 1 if a target is missed.
+# single-cell file of the datasets, from the true initial SOC and 20 points off (RMSE, max error,
+# bound coverage; ~3 s), then in the closed loop on the virtual pack: weak-cell's day and the first
+# 2 days of month-of-deliveries (pack SOC, capacity and resistance per element) and the usable
+# charge at 1C and 2C (~10 min). Exits 1 if a target is missed.
 accuracy: $(HARNESS)
 	$(HARNESS) estimate --accuracy --datasets $(DATASETS)
 
