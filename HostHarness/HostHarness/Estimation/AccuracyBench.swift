@@ -20,6 +20,10 @@ public struct AccuracyResult: Sendable {
     public var coverage: Double
     public var coverageAfterSettling: Double
     public var rows: Int
+    /// How the estimator started: from a given SOC (`initialSOC`), or finding it from the first
+    /// row's voltage — at the file's start, or mid-file under load.
+    public enum Start: Sendable { case given, found, foundUnderLoad }
+    public var start = Start.given
 
     /// The target for this ambient (RMSE, max), if it sets one.
     public var target: (rmse: Double, maximum: Double?)? {
@@ -102,6 +106,23 @@ public enum AccuracyBench {
                 results.append(score(replay, reference: reference, file: entry.path, cell: entry.cell, ambient: entry.ambient,
                                      initialSOC: initial))
             }
+            // No initial SOC: found from the first row's voltage and current, at the file's start
+            // and again from the middle one of the file's rows under load (≥ C/5), as when a log
+            // starts mid-drive.
+            var found = CellReplay.run(data, model: table, tuning: tuning, initialSOC: nil)
+            var result = score(found, reference: reference, file: entry.path, cell: entry.cell, ambient: entry.ambient, initialSOC: .nan)
+            result.start = .found
+            results.append(result)
+            let loaded = data.current.indices.filter { abs(data.current[$0]) >= 0.2 * Double(table.capacityAh) }
+            if let middle = loaded.dropFirst(loaded.count / 2).first {
+                let tail = CellTestData(file: data.file, time: Array(data.time[middle...]), current: Array(data.current[middle...]),
+                                        voltage: Array(data.voltage[middle...]), temperature: Array(data.temperature[middle...]))
+                found = CellReplay.run(tail, model: table, tuning: tuning, initialSOC: nil)
+                result = score(found, reference: Array(reference[middle...]), file: entry.path, cell: entry.cell, ambient: entry.ambient,
+                               initialSOC: .nan)
+                result.start = .foundUnderLoad
+                results.append(result)
+            }
         }
         return results
     }
@@ -123,7 +144,11 @@ public enum AccuracyBench {
             text += r.file.padding(toLength: 42, withPad: " ", startingAt: 0)
             text += (Fixed.text(r.ambientCelsius, decimals: 0) + " °C").leftPadded(7)
             let offset = (r.initialSOC - r.trueInitialSOC) * 100
-            text += (offset == 0 ? "true" : (offset > 0 ? "+" : "") + Fixed.text(offset, decimals: 0)).leftPadded(7)
+            switch r.start {
+            case .given: text += (offset == 0 ? "true" : (offset > 0 ? "+" : "") + Fixed.text(offset, decimals: 0)).leftPadded(7)
+            case .found: text += "found".leftPadded(7)
+            case .foundUnderLoad: text += "mid".leftPadded(7)
+            }
             text += Fixed.text(r.rmse * 100, decimals: 2).leftPadded(9) + Fixed.text(r.maximumError * 100, decimals: 2).leftPadded(8)
             text += Fixed.text(r.coverageAfterSettling * 100, decimals: 1).leftPadded(12)
             if let t = r.target {
@@ -134,6 +159,7 @@ public enum AccuracyBench {
             }
             text += "\n"
         }
+        text += "start: true / ±20 = that initial SOC given; found = none given, found from the first row; mid = none given, the file cut at its middle row under load (≥ C/5)\n"
         text += "truth within the bound: \(Fixed.text(coverage(results) * 100, decimals: 2)) % of the rows after the first 5 minutes (target ≥ 99 %)\n"
         return text
     }
