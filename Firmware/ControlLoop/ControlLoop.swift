@@ -117,7 +117,7 @@ public struct ControlLoop<Board: BMSBoard> {
             var connected: OperatingMode? = nil
             if case .connected(let mode) = stateMachine.state { connected = mode }
             powerLimiter.update(measurements: measurements, cells: cellStatistics, temperatures: temperatureStatistics,
-                                stateOfCharge: stateOfCharge,
+                                stateOfCharge: limitStateOfCharge.discharge, chargeStateOfCharge: limitStateOfCharge.charge,
                                 faults: faultMonitor.status, connected: connected, configuration: configuration,
                                 dt: .milliseconds(10))
             ran.insert(.powerLimits)
@@ -160,6 +160,15 @@ public struct ControlLoop<Board: BMSBoard> {
         #else
         estimator.isEnabled ? estimator.stateOfCharge : chargeBasedSOC.stateOfCharge
         #endif
+    }
+
+    /// The SOC the limits derate by: the weakest element's for discharge and the strongest's for
+    /// charge (Docs/estimation.md); the pack's counted SOC for both without a cell model.
+    var limitStateOfCharge: (discharge: Float?, charge: Float?) {
+        #if !BMS_NO_ESTIMATOR
+        if estimator.isEnabled { return (estimator.lowestStateOfCharge, estimator.highestStateOfCharge) }
+        #endif
+        return (chargeBasedSOC.stateOfCharge, chargeBasedSOC.stateOfCharge)
     }
 
     /// The present charge and discharge current limits.

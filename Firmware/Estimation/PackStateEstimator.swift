@@ -101,6 +101,9 @@ public struct ElementEstimate: Sendable {
     var lastBled: Int32 = 0
     var previousCurrent: Float = .nan
     var previousMillivolts: Int32 = 0
+    /// The voltage (V) and rest time (s) of the present rest's early sample (0: none yet).
+    var earlyRestVoltage: Float = 0
+    var earlyRestSeconds: Float = 0
 
     init(capacityAh: Float) { self.capacityAh = capacityAh }
 }
@@ -145,6 +148,8 @@ public struct PackStateEstimator: Sendable {
     /// How many calls of `update` make one filter step of an element: the elements take turns,
     /// so a call (every 10 ms) steps a tenth of them and each steps every 100 ms.
     public static let turns = 10
+    /// When in a rest the early voltage sample is taken (s): the fast RC branch has decayed.
+    static let earlyRestSample: Float = 120
 
     /// Every 10 ms: the next tenth of the elements (each every 100 ms, with the mean current of
     /// its own last 100 ms, its latest voltage and the mean temperature); then the pack figures
@@ -206,9 +211,17 @@ public struct PackStateEstimator: Sendable {
                                 resistanceFactor: elements[i].resistanceFactor, model: configuration.cellModel, tuning: configuration.tuning)
         let current = elementCoulombs / dt
         if (current < 0 ? -current : current) <= configuration.cellModel.capacityAh / 50 {
-            if let voltage { relaxedPoint(i, voltage: voltage, celsius: celsius) }
+            if let voltage {
+                let rest = elements[i].filter.restSeconds
+                if elements[i].earlyRestVoltage == 0 && rest >= PackStateEstimator.earlyRestSample {
+                    elements[i].earlyRestVoltage = voltage
+                    elements[i].earlyRestSeconds = rest
+                }
+                relaxedPoint(i, voltage: voltage, celsius: celsius)
+            }
         } else {
             elements[i].restUsed = false
+            elements[i].earlyRestVoltage = 0
         }
     }
 
@@ -250,7 +263,16 @@ public struct PackStateEstimator: Sendable {
         elements[i].restUsed = true
         let c = configuration, model = c.cellModel
         let filter = elements[i].filter
-        let relaxed = voltage - filter.v1 - filter.v2 - model.hysteresisVoltage * filter.hysteresis
+        // The slow RC branch's remaining relaxation, from the rest's own voltage: with an early
+        // sample the exponential (the model's τ2) is extrapolated to its end; without one (a
+        // long rest) the filter's RC voltages are taken off.
+        var relaxed = voltage - filter.v1 - filter.v2
+        let early = elements[i].earlyRestVoltage, gap = rest - elements[i].earlyRestSeconds
+        if early != 0 && gap >= 60 && rest < c.tuning.anchorRest {
+            let decay = FloatMath.exp(-gap / max(model.tau2.value(soc: filter.soc, celsius: celsius), 1))
+            relaxed = voltage - filter.v1 + (voltage - early) * decay / (1 - decay)
+        }
+        relaxed -= model.hysteresisVoltage * filter.hysteresis
         let soc = model.stateOfCharge(openCircuitVoltage: relaxed, celsius: celsius)
         guard model.openCircuitVoltage(soc: soc, celsius: celsius).slope >= c.tuning.anchorSlope else { return }
         let point = (soc: soc, chargeAs: elements[i].chargeAs)

@@ -104,9 +104,10 @@ public struct PowerLimiter: Sendable {
     }
 
     /// Stage `powerLimits` (every 10 ms). `connected` is the mode the contactors are closed for
-    /// (nil: open, every limit zero).
+    /// (nil: open, every limit zero). `stateOfCharge` derates discharge (the weakest element's,
+    /// when known) and `chargeStateOfCharge` charge (the strongest's; nil: the same as discharge).
     mutating func update(measurements m: Measurements, cells: PackStatistics<Millivolts>?,
-                         temperatures: PackStatistics<DeciCelsius>?, stateOfCharge: Float?,
+                         temperatures: PackStatistics<DeciCelsius>?, stateOfCharge: Float?, chargeStateOfCharge: Float? = nil,
                          faults: FaultStatus, connected: OperatingMode?, configuration c: PackConfiguration, dt: Microseconds) {
         let p = c.powerLimits, protection = c.protection
         estimateHeating(measurements: m, cells: cells, configuration: p, seconds: Float(Int(dt.saturatedInt32)) / 1_000_000)
@@ -126,7 +127,7 @@ public struct PowerLimiter: Sendable {
                 let now = Float(Int(current.rawValue))                                                     // mA, + = charging
                 // v' = v + (I' − I)·R ≥ V_min  ⇒  |I'| ≤ room/R − I (mV/mΩ = A = 1000 mA).
                 func limit(_ room: Float, _ r: Float, _ sign: Float) -> Float { max(0, room / r * 1_000 + sign * now) }
-                let socFactor = PowerLimiter.socFactors(stateOfCharge, p)
+                let socFactor = PowerLimiter.socFactors(stateOfCharge, p, charging: chargeStateOfCharge)
                 let temperatureFactor = PowerLimiter.temperatureFactors(temperatures, protection,
                                                                         excess: Int32(hottestExcess * 10))
                 var faultFactor: Float = 1
@@ -184,12 +185,12 @@ public struct PowerLimiter: Sendable {
     }
 
     /// Discharge falls linearly to zero below the derating SOC; charge above its SOC.
-    static func socFactors(_ soc: Float?, _ p: PowerLimitConfiguration) -> (charge: Float, discharge: Float) {
-        guard let soc else { return (1, 1) }
-        let permille = soc * 1_000
+    /// `soc` derates discharge; `charging` (default: `soc`) derates charge. Unknown: no derating.
+    static func socFactors(_ soc: Float?, _ p: PowerLimitConfiguration, charging: Float? = nil) -> (charge: Float, discharge: Float) {
         let low = Float(Int(p.dischargeDerateBelowSOCPermille)), high = Float(Int(p.chargeDerateAboveSOCPermille))
-        let discharge: Float = low > 0 ? min(1, max(0, permille / low)) : 1
-        let charge: Float = high < 1_000 ? min(1, max(0, (1_000 - permille) / (1_000 - high))) : 1
+        var discharge: Float = 1, charge: Float = 1
+        if let soc, low > 0 { discharge = min(1, max(0, soc * 1_000 / low)) }
+        if let top = charging ?? soc, high < 1_000 { charge = min(1, max(0, (1_000 - top * 1_000) / (1_000 - high))) }
         return (charge, discharge)
     }
 

@@ -1,16 +1,17 @@
 // The pack's state estimation on hand-worked numbers: the display SOC, capacity from two relaxed
 // points, resistance from current steps, the usable charge at a load, and the loop wiring.
 @testable import Firmware
+import Foundation
 import HAL
 import Testing
 
 /// A 10 Ah element: OCV 3.0 + 1.2·SOC V, R0 20 mΩ, no RC branches, a charge-transfer term too
 /// small to matter (exchange current 10 kA), no hysteresis, 2.5…4.2 V.
-func linearElement(r0: Float = 0.02, minimumVoltage: Float = 2.5) -> StateEstimationConfiguration {
+func linearElement(r0: Float = 0.02, minimumVoltage: Float = 2.5, tau2: Float = 100) -> StateEstimationConfiguration {
     StateEstimationConfiguration(cellModel: CellModelTable(
         ocv: { 3.0 + 1.2 * $0 }, entropic: { _ in 0 }, r0: CellParameterGrid(constant: r0),
         exchangeCurrent: CellParameterGrid(constant: 10_000), r1: CellParameterGrid(constant: 0), tau1: CellParameterGrid(constant: 10),
-        r2: CellParameterGrid(constant: 0), tau2: CellParameterGrid(constant: 100), hysteresisVoltage: 0, hysteresisRate: 0,
+        r2: CellParameterGrid(constant: 0), tau2: CellParameterGrid(constant: tau2), hysteresisVoltage: 0, hysteresisRate: 0,
         capacityAh: 10, coulombicEfficiency: 1, minimumVoltage: minimumVoltage, maximumVoltage: 4.2))
 }
 
@@ -52,6 +53,28 @@ func linearElement(r0: Float = 0.02, minimumVoltage: Float = 2.5) -> StateEstima
         #expect(e.elements[0].capacityUpdates == 2)
         #expect(abs(e.elements[0].capacityAh - (9.0 + 0.1 * 0.5)) < 0.01)
         #expect(e.capacityHealth < 1)
+    }
+
+    @Test func aShortRestIsExtrapolatedToItsEndWithTheSlowTimeConstant() {
+        // τ2 = 100 s. The rest voltage relaxes as OCV − A·e^(−t/τ2) with A = 50 mV towards the OCV
+        // of SOC 0.5 (3.6 V). At 420 s it still reads 0.75 mV low (0.06 points of SOC); from the
+        // sample at 120 s the exponential is extrapolated to 3.6000 V: the capacity from a night's
+        // anchor at SOC 0.95 and 4.5 Ah between comes out at 4.5 / 0.45 = 10 Ah.
+        let c = linearElement(tau2: 100)
+        var e = PackStateEstimator(cellCount: 1, configuration: c)
+        e.elements[0].filter.start(soc: 0.95, sigma: 0.01, tuning: c.tuning)
+        e.elements[0].resistanceUpdates = 1
+        e.elements[0].filter.restSeconds = c.tuning.anchorRest
+        e.relaxedPoint(0, voltage: 3.0 + 1.2 * 0.95, celsius: 25)
+        e.elements[0].chargeAs = -4.5 * 3_600
+        e.elements[0].restUsed = false
+        func resting(_ t: Float) -> Float { 3.6 - 0.05 * Float(exp(-Double(t) / 100)) }
+        e.elements[0].earlyRestVoltage = resting(120)
+        e.elements[0].earlyRestSeconds = 120
+        e.elements[0].filter.restSeconds = 420
+        e.relaxedPoint(0, voltage: resting(420), celsius: 25)
+        #expect(e.elements[0].capacityUpdates == 1)
+        #expect(abs(e.elements[0].capacityAh - 10) < 0.01)
     }
 
     @Test func capacityIsNotMeasuredOutsideItsGates() {

@@ -1,6 +1,6 @@
 // State-of-power limiter tests, driven through the control loop with a connected test pack.
 import Foundation
-import Firmware
+@testable import Firmware
 import HAL
 import Testing
 
@@ -317,6 +317,18 @@ import Testing
                                    ceiling: c.maximumCharge.0)
         #expect(Self.close(a.discharge2s, discharge), "discharge 2 s \(a.discharge2s.rawValue) mA, expected \(discharge)")
         #expect(Self.close(a.charge2s, charge), "charge 2 s \(a.charge2s.rawValue) mA, expected \(charge)")
+    }
+
+    @Test func dischargeDeratesByTheWeakestElementAndChargeByTheStrongest() {
+        // Derating 5 % / 95 %: the weakest element at 2.5 % halves discharge, the strongest at
+        // 97.5 % halves charge; without a separate charging SOC both follow the one given.
+        let p = Self.configuration.powerLimits
+        let split = PowerLimiter.socFactors(0.025, p, charging: 0.975)
+        #expect(abs(split.discharge - 0.5) < 1e-5 && abs(split.charge - 0.5) < 1e-5)
+        let one = PowerLimiter.socFactors(0.025, p)
+        #expect(abs(one.discharge - 0.5) < 1e-5 && one.charge == 1)
+        let unknown = PowerLimiter.socFactors(nil, p)
+        #expect(unknown.discharge == 1 && unknown.charge == 1)
     }
 
     @Test func aRecommendedSafetyFaultHalvesEveryLimitAtOnce() throws {
