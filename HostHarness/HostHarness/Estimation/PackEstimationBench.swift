@@ -11,6 +11,11 @@ public struct PackEstimationResult: Sendable {
     /// Pack SOC (the display definition on both sides) RMSE and maximum error after the first
     /// 5 minutes, and the share of samples whose truth lay within the bound.
     public var packRMSE: Double
+    /// The pack SOC RMSE before every element's capacity had been measured, and after; where the
+    /// largest error was (h).
+    public var packRMSEBeforeCapacity: Double
+    public var packRMSEAfterCapacity: Double
+    public var packMaximumAtHours: Double
     public var packMaximum: Double
     public var packCoverage: Double
     /// The worst element's SOC RMSE.
@@ -63,7 +68,8 @@ public enum PackEstimationBench {
         if let duration { scenario.duration = duration }
         var simulation = try Simulation(scenario: scenario)
         let n = scenario.pack.seriesCount, parallel = Double(scenario.pack.parallelCount)
-        var squared = 0.0, maximum = 0.0, inside = 0, counted = 0
+        var squared = 0.0, maximum = 0.0, inside = 0, counted = 0, maximumAt = 0.0
+        var split = (before: 0.0, beforeCount: 0, after: 0.0, afterCount: 0)
         var elementSquared = [Double](repeating: 0, count: n)
         var capacityAtFirst = [Double?](repeating: nil, count: n), resistanceAtFirst = [Double?](repeating: nil, count: n)
         var firstCapacity: Double? = nil
@@ -91,7 +97,12 @@ public enum PackEstimationBench {
             let socs = (0..<n).map { simulation.pack.stateOfCharge($0) }
             let error = abs(Double(estimate) - simulation.pack.displayStateOfCharge)
             squared += error * error
-            maximum = max(maximum, error)
+            if error > maximum { maximum = error; maximumAt = Double(simulation.now.microsecondsSinceOrigin) / 3.6e9 }
+            if capacityAtFirst.allSatisfy({ $0 != nil }) {
+                split.after += error * error; split.afterCount += 1
+            } else {
+                split.before += error * error; split.beforeCount += 1
+            }
             if error <= Double(bound) { inside += 1 }
             counted += 1
             for i in 0..<n {
@@ -102,7 +113,10 @@ public enum PackEstimationBench {
         let estimator = simulation.loop.estimator
         return (PackEstimationResult(
             scenario: name, simulatedHours: Double(simulation.now.microsecondsSinceOrigin) / 3.6e9,
-            packRMSE: counted > 0 ? (squared / Double(counted)).squareRoot() : 0, packMaximum: maximum,
+            packRMSE: counted > 0 ? (squared / Double(counted)).squareRoot() : 0,
+            packRMSEBeforeCapacity: split.beforeCount > 0 ? (split.before / Double(split.beforeCount)).squareRoot() : 0,
+            packRMSEAfterCapacity: split.afterCount > 0 ? (split.after / Double(split.afterCount)).squareRoot() : 0,
+            packMaximumAtHours: maximumAt, packMaximum: maximum,
             packCoverage: counted > 0 ? Double(inside) / Double(counted) : 1,
             elementRMSE: ((elementSquared.max() ?? 0) / Double(max(counted, 1))).squareRoot(),
             capacityErrorAtFirst: capacityAtFirst, resistanceErrorAtFirst: resistanceAtFirst, firstCapacityHours: firstCapacity,
@@ -162,7 +176,8 @@ public enum PackEstimationBench {
                 && (resistance.map { $0 <= resistanceTarget } ?? false)
             met = met && ok
             text += "  \(r.scenario) (\(Fixed.text(r.simulatedHours, decimals: 1)) h, \(Fixed.text(r.equivalentFullCycles, decimals: 2)) equivalent full cycles)\n"
-            text += "    pack SOC        RMSE \(percent(r.packRMSE)), max \(percent(r.packMaximum)), truth within the bound \(percent(r.packCoverage, 1))  (target RMSE ≤ 1 %)\n"
+            text += "    pack SOC        RMSE \(percent(r.packRMSE)), max \(percent(r.packMaximum)) at \(Fixed.text(r.packMaximumAtHours, decimals: 1)) h, truth within the bound \(percent(r.packCoverage, 1))  (target RMSE ≤ 1 %)\n"
+            text += "                    RMSE before every capacity was measured \(percent(r.packRMSEBeforeCapacity)), after \(percent(r.packRMSEAfterCapacity))\n"
             text += "    element SOC     worst RMSE \(percent(r.elementRMSE))\n"
             let updated = r.capacityErrorAtFirst.compactMap { $0 }.count
             text += "    capacity        \(updated)/\(r.capacityErrorAtFirst.count) elements updated (first after \(r.firstCapacityHours.map { Fixed.text($0, decimals: 1) + " h" } ?? "—")); "
