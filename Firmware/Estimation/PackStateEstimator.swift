@@ -31,12 +31,16 @@ public struct StateEstimationConfiguration: Sendable {
     /// age unevenly; a weak cell can hold a fifth less), and from its measurement after.
     public var newCapacityUncertainty: Float
     public var measuredCapacityUncertainty: Float
+    /// The element each temperature sensor sits on (0-based, in sensor order). Each element is
+    /// given its nearest valid sensor's temperature; empty: every element the sensors' mean.
+    public var sensorElements: FixedList<16, UInt8>
 
     public init(cellModel: CellModelTable, tuning: EstimatorTuning = EstimatorTuning(), relaxation: Float = 420,
                 capacityMinimumSpan: Float = 0.4, capacityTemperatureWindow: ClosedRange<Float> = 10...45,
                 capacitySmoothing: Float = 0.2, resistanceMinimumStepC: Float = 0.3, resistanceMinimumVoltageStep: Float = 0.015,
                 resistanceSmoothing: Float = 0.05, resistanceFirstSteps: UInt16 = 4, endOfLifeCapacity: Float = 0.8,
-                newCapacityUncertainty: Float = 0.2, measuredCapacityUncertainty: Float = 0.02) {
+                newCapacityUncertainty: Float = 0.2, measuredCapacityUncertainty: Float = 0.02,
+                sensorElements: FixedList<16, UInt8> = FixedList(filler: 0)) {
         self.cellModel = cellModel
         self.tuning = tuning
         self.relaxation = relaxation
@@ -50,6 +54,7 @@ public struct StateEstimationConfiguration: Sendable {
         self.endOfLifeCapacity = endOfLifeCapacity
         self.newCapacityUncertainty = newCapacityUncertainty
         self.measuredCapacityUncertainty = measuredCapacityUncertainty
+        self.sensorElements = sensorElements
     }
 
     /// A placeholder for a pack without a cell model (never used to estimate).
@@ -71,6 +76,7 @@ public struct StateEstimationConfiguration: Sendable {
               resistanceMinimumStepC > 0, resistanceMinimumVoltageStep > 0, resistanceSmoothing > 0, resistanceSmoothing <= 1, resistanceFirstSteps >= 1,
               endOfLifeCapacity > 0, endOfLifeCapacity < 1, newCapacityUncertainty >= 0, newCapacityUncertainty < 1,
               measuredCapacityUncertainty >= 0, measuredCapacityUncertainty < 1 else { throw .estimatorTuningOutOfRange }
+        for j in 0..<sensorElements.count where Int(sensorElements[j]) >= maximumCellCount { throw .estimatorTuningOutOfRange }
     }
 }
 
@@ -101,6 +107,8 @@ public struct ElementEstimate: Sendable {
     var lastBled: Int32 = 0
     var previousCurrent: Float = .nan
     var previousMillivolts: Int32 = 0
+    /// The element's temperature (°C): its nearest valid sensor's, else the sensors' mean, else the last.
+    public var celsius: Float = 25
     /// The voltage (V) and rest time (s) of the present rest's early sample (0: none yet).
     var earlyRestVoltage: Float = 0
     var earlyRestSeconds: Float = 0
@@ -160,6 +168,7 @@ public struct PackStateEstimator: Sendable {
         guard isEnabled else { return }
         if let t = temperatures { heldCelsius = Float(Int(t.mean.rawValue)) / 10 }
         let celsius = heldCelsius
+        assignTemperatures(m)
         let charge = counter.netChargeNanocoulombs
         let sampled = m.pack.current.validValue.map { Float(Int($0.rawValue)) / 1_000 }
         if !isStarted {
@@ -167,7 +176,7 @@ public struct PackStateEstimator: Sendable {
             guard let current = sampled else { return }
             for i in 0..<elements.count {
                 guard let mv = m.cells.cellVoltages[i].validValue else { return }
-                elements[i].filter.start(voltage: Float(Int(mv.rawValue)) / 1_000, current: current, celsius: celsius,
+                elements[i].filter.start(voltage: Float(Int(mv.rawValue)) / 1_000, current: current, celsius: elements[i].celsius,
                                          model: configuration.cellModel, tuning: configuration.tuning)
                 elements[i].lastChargeNanocoulombs = charge
                 elements[i].lastBled = bled[i]
@@ -183,11 +192,31 @@ public struct PackStateEstimator: Sendable {
         let dt = period * Float(PackStateEstimator.turns)
         var i = turn
         while i < elements.count {
-            step(i, measurements: m, sampled: sampled, charge: charge, bled: bled[i], seconds: dt, celsius: celsius)
+            step(i, measurements: m, sampled: sampled, charge: charge, bled: bled[i], seconds: dt, celsius: elements[i].celsius)
             i += PackStateEstimator.turns
         }
         turn = turn + 1 == PackStateEstimator.turns ? 0 : turn + 1
         refreshPack()
+    }
+
+    /// Gives every element the temperature of its nearest sensor with a valid reading (by position
+    /// in the string), or the sensors' mean (`heldCelsius`) when the sensors' places are not known
+    /// or none is valid. Each keeps its last value otherwise.
+    mutating func assignTemperatures(_ m: Measurements) {
+        let places = configuration.sensorElements
+        for i in 0..<elements.count {
+            var best = -1, bestDistance = Int.max
+            for j in 0..<min(places.count, m.cells.temperatures.count) where m.cells.temperatures[j].validValue != nil {
+                let d = Int(places[j]) - i
+                let distance = d < 0 ? -d : d
+                if distance < bestDistance { best = j; bestDistance = distance }
+            }
+            if best >= 0, let reading = m.cells.temperatures[best].validValue {
+                elements[i].celsius = Float(Int(reading.rawValue)) / 10
+            } else {
+                elements[i].celsius = heldCelsius
+            }
+        }
     }
 
     /// Element `i`'s turn: its filter step, a resistance measurement when the current changed
@@ -235,8 +264,9 @@ public struct PackStateEstimator: Sendable {
         let change = current - before
         guard (change < 0 ? -change : change) >= configuration.resistanceMinimumStepC * configuration.cellModel.capacityAh else { return }
         let soc = elements[i].filter.soc
-        let expected = configuration.cellModel.instantaneousOverpotential(current: current, soc: soc, celsius: heldCelsius).volts
-            - configuration.cellModel.instantaneousOverpotential(current: before, soc: soc, celsius: heldCelsius).volts
+        let t = elements[i].celsius
+        let expected = configuration.cellModel.instantaneousOverpotential(current: current, soc: soc, celsius: t).volts
+            - configuration.cellModel.instantaneousOverpotential(current: before, soc: soc, celsius: t).volts
         guard (expected < 0 ? -expected : expected) >= configuration.resistanceMinimumVoltageStep else { return }
         let factor = Float(Int(now &- elements[i].previousMillivolts)) / 1_000 / expected
         guard factor > 0.2, factor < 10 else { return }      // not a step of this element (a glitch, a fault)
@@ -371,10 +401,10 @@ public struct PackStateEstimator: Sendable {
     public func usableCharge(atDischarge current: Float, celsius: Float? = nil) -> (ampereHours: Float, element: Int)? {
         let c = configuration
         guard elements.count > 0, elements[0].filter.isStarted else { return nil }
-        let model = c.cellModel, t = celsius ?? heldCelsius
+        let model = c.cellModel
         var best: (ampereHours: Float, element: Int)? = nil
         for i in 0..<elements.count {
-            let e = elements[i]
+            let e = elements[i], t = celsius ?? e.celsius
             func loaded(_ soc: Float) -> Float {
                 let r = (model.r1.value(soc: soc, celsius: t) + model.r2.value(soc: soc, celsius: t)) * current
                 let eta = model.instantaneousOverpotential(current: -current, soc: soc, celsius: t).volts

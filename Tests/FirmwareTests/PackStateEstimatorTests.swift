@@ -154,6 +154,25 @@ func linearElement(r0: Float = 0.02, minimumVoltage: Float = 2.5, tau2: Float = 
         #expect(!without.loop.estimator.isEnabled)
     }
 
+    @Test func everyElementTakesItsNearestValidSensorsTemperature() throws {
+        // Sensors on elements 1 and 4 (0-based 0 and 3) read 20.0 and 40.0 °C: elements 1–2 take
+        // 20, 3–4 take 40; with the second sensor invalid, all take 20; without places, the mean.
+        var placed = linearElement()
+        placed.sensorElements.append(0)
+        placed.sensorElements.append(3)
+        var h = try LoopHarness(board: TestBoard(cellVoltages: [3_600, 3_600, 3_600, 3_600], temperatures: [200, 400]),
+                                configuration: testConfiguration(capacitymAh: 10_000), estimation: placed)
+        for _ in 0..<200 { h.tick() }
+        #expect((0..<4).map { h.loop.estimator.elements[$0].celsius } == [20, 20, 40, 40])
+        h.loop.board.cellMonitor.temperatures[1] = nil
+        for _ in 0..<200 { h.tick() }
+        #expect((0..<4).map { h.loop.estimator.elements[$0].celsius } == [20, 20, 20, 20])
+        var unplaced = try LoopHarness(board: TestBoard(cellVoltages: [3_600, 3_600, 3_600, 3_600], temperatures: [200, 400]),
+                                       configuration: testConfiguration(capacitymAh: 10_000), estimation: linearElement())
+        for _ in 0..<200 { unplaced.tick() }
+        #expect((0..<4).map { unplaced.loop.estimator.elements[$0].celsius } == [30, 30, 30, 30])
+    }
+
     @Test func anOutOfRangeEstimationConfigurationIsRefused() {
         var bad = linearElement()
         bad.capacityMinimumSpan = 0

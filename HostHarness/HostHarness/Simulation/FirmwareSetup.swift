@@ -39,9 +39,13 @@ public enum FirmwareSetup {
     }
 
     /// The firmware's state estimation for `pack`: the cell model as the firmware's table, one
-    /// series element (a parallel group as one big cell), the default tuning.
+    /// series element (a parallel group as one big cell), the default tuning; the temperature
+    /// sensors' places are the pack's (which element each sits on).
     public static func estimation(for pack: PackDesign) -> StateEstimationConfiguration {
-        StateEstimationConfiguration(cellModel: EstimatorSetup.table(for: pack.cellModel, parallel: pack.parallelCount))
+        var places = FixedList<16, UInt8>(filler: 0)
+        for cell in pack.temperatureSensorCells { places.append(UInt8(cell)) }
+        return StateEstimationConfiguration(cellModel: EstimatorSetup.table(for: pack.cellModel, parallel: pack.parallelCount),
+                                            sensorElements: places)
     }
 
     /// The main contactors' break rating: 150 A (a typical 48 V, 100 A-class DC contactor).
