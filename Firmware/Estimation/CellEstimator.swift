@@ -102,6 +102,12 @@ public struct CellEstimator: Sendable {
         return max(tuning.boundFloor, 3 * sigma) + drift + gap
     }
 
+    /// `celsius` clamped to the cell's operating range (−40…85 °C); nil when it is not a number.
+    static func operating(_ celsius: Float) -> Float? {
+        guard celsius.isFinite else { return nil }
+        return celsius < -40 ? -40 : (celsius > 85 ? 85 : celsius)
+    }
+
     /// Starts the filter from a known SOC (e.g. one remembered across a power cycle).
     public mutating func start(soc initial: Float, sigma: Float, tuning t: EstimatorTuning) {
         soc = initial
@@ -121,7 +127,7 @@ public struct CellEstimator: Sendable {
     /// voltage less the instantaneous overpotential (the RC voltages are unknown: the
     /// uncertainty covers them).
     public mutating func start(voltage: Float, current: Float, celsius given: Float, model: CellModelTable, tuning t: EstimatorTuning) {
-        let celsius = given.isFinite ? (given < -40 ? -40 : (given > 85 ? 85 : given)) : 25
+        let celsius = CellEstimator.operating(given) ?? 25
         var soc = model.stateOfCharge(openCircuitVoltage: voltage, celsius: celsius)
         for _ in 0..<3 {       // the overpotential depends on the SOC a little
             let eta = model.instantaneousOverpotential(current: current, soc: soc, celsius: celsius).volts
@@ -153,7 +159,7 @@ public struct CellEstimator: Sendable {
                               capacityAh: Float, capacityUncertainty: Float = 0, resistanceFactor rf: Float = 1,
                               model m: CellModelTable, tuning t: EstimatorTuning) {
         guard isStarted, dt > 0, capacityAh > 0, measured.isFinite else { return }
-        if given.isFinite { lastCelsius = given < -40 ? -40 : (given > 85 ? 85 : given) }
+        if let usable = CellEstimator.operating(given) { lastCelsius = usable }
         let celsius = lastCelsius
         let current = measured + currentOffset
         let q = 3_600 * capacityAh

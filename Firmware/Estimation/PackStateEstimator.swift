@@ -167,8 +167,6 @@ public struct PackStateEstimator: Sendable {
                          bled: PerCell<Int32>, seconds period: Float) {
         guard isEnabled else { return }
         if let t = temperatures { heldCelsius = Float(Int(t.mean.rawValue)) / 10 }
-        let celsius = heldCelsius
-        assignTemperatures(m)
         let charge = counter.netChargeNanocoulombs
         let sampled = m.pack.current.validValue.map { Float(Int($0.rawValue)) / 1_000 }
         if !isStarted {
@@ -176,6 +174,7 @@ public struct PackStateEstimator: Sendable {
             guard let current = sampled else { return }
             for i in 0..<elements.count {
                 guard let mv = m.cells.cellVoltages[i].validValue else { return }
+                assignTemperature(i, m)
                 elements[i].filter.start(voltage: Float(Int(mv.rawValue)) / 1_000, current: current, celsius: elements[i].celsius,
                                          model: configuration.cellModel, tuning: configuration.tuning)
                 elements[i].lastChargeNanocoulombs = charge
@@ -192,37 +191,36 @@ public struct PackStateEstimator: Sendable {
         let dt = period * Float(PackStateEstimator.turns)
         var i = turn
         while i < elements.count {
-            step(i, measurements: m, sampled: sampled, charge: charge, bled: bled[i], seconds: dt, celsius: elements[i].celsius)
+            step(i, measurements: m, sampled: sampled, charge: charge, bled: bled[i], seconds: dt)
             i += PackStateEstimator.turns
         }
         turn = turn + 1 == PackStateEstimator.turns ? 0 : turn + 1
         refreshPack()
     }
 
-    /// Gives every element the temperature of its nearest sensor with a valid reading (by position
+    /// Gives element `i` the temperature of its nearest sensor with a valid reading (by position
     /// in the string), or the sensors' mean (`heldCelsius`) when the sensors' places are not known
-    /// or none is valid. Each keeps its last value otherwise.
-    mutating func assignTemperatures(_ m: Measurements) {
+    /// or none is valid. Done on the element's turn: nothing reads it in between.
+    mutating func assignTemperature(_ i: Int, _ m: Measurements) {
         let places = configuration.sensorElements
-        for i in 0..<elements.count {
-            var best = -1, bestDistance = Int.max
-            for j in 0..<min(places.count, m.cells.temperatures.count) where m.cells.temperatures[j].validValue != nil {
-                let d = Int(places[j]) - i
-                let distance = d < 0 ? -d : d
-                if distance < bestDistance { best = j; bestDistance = distance }
-            }
-            if best >= 0, let reading = m.cells.temperatures[best].validValue {
-                elements[i].celsius = Float(Int(reading.rawValue)) / 10
-            } else {
-                elements[i].celsius = heldCelsius
-            }
+        var best = -1, bestDistance = Int.max
+        for j in 0..<min(places.count, m.cells.temperatures.count) where m.cells.temperatures[j].validValue != nil {
+            let d = Int(places[j]) - i
+            let distance = d < 0 ? -d : d
+            if distance < bestDistance { best = j; bestDistance = distance }
+        }
+        if best >= 0, let reading = m.cells.temperatures[best].validValue {
+            elements[i].celsius = Float(Int(reading.rawValue)) / 10
+        } else {
+            elements[i].celsius = heldCelsius
         }
     }
 
     /// Element `i`'s turn: its filter step, a resistance measurement when the current changed
     /// enough since its last turn, and a relaxed point at the end of a rest.
-    mutating func step(_ i: Int, measurements m: Measurements, sampled: Float?, charge: Int64, bled: Int32, seconds dt: Float,
-                       celsius: Float) {
+    mutating func step(_ i: Int, measurements m: Measurements, sampled: Float?, charge: Int64, bled: Int32, seconds dt: Float) {
+        assignTemperature(i, m)
+        let celsius = elements[i].celsius
         let elementCoulombs = Float(approximating: charge &- elements[i].lastChargeNanocoulombs) * 1e-9
             - Float(Int(bled &- elements[i].lastBled)) / 1_000
         elements[i].lastChargeNanocoulombs = charge
@@ -306,33 +304,30 @@ public struct PackStateEstimator: Sendable {
         let soc = model.stateOfCharge(openCircuitVoltage: relaxed, celsius: celsius)
         guard model.openCircuitVoltage(soc: soc, celsius: celsius).slope >= c.tuning.anchorSlope else { return }
         let point = (soc: soc, chargeAs: elements[i].chargeAs)
-        guard let anchor = elements[i].anchor else {
-            elements[i].anchor = point
-            elements[i].throughputSinceAnchorAs = 0
-            return
-        }
-        let span = point.soc - anchor.soc
-        let spanMagnitude = span < 0 ? -span : span
-        if spanMagnitude >= c.capacityMinimumSpan {
-            let measuredAh = (point.chargeAs - anchor.chargeAs) / span / 3_600
-            // A capacity outside half to 1.5 times new is a measurement gone wrong, not a cell.
-            if measuredAh > 0.5 * model.capacityAh && measuredAh < 1.5 * model.capacityAh {
-                if elements[i].capacityUpdates == 0 {
-                    elements[i].capacityAh = measuredAh
-                } else {
-                    let weight = min(1, c.capacitySmoothing * spanMagnitude)
-                    elements[i].capacityAh += weight * (measuredAh - elements[i].capacityAh)
+        if let anchor = elements[i].anchor {
+            let span = point.soc - anchor.soc
+            let spanMagnitude = span < 0 ? -span : span
+            if spanMagnitude >= c.capacityMinimumSpan {
+                let measuredAh = (point.chargeAs - anchor.chargeAs) / span / 3_600
+                // A capacity outside half to 1.5 times new is a measurement gone wrong, not a cell.
+                if measuredAh > 0.5 * model.capacityAh && measuredAh < 1.5 * model.capacityAh {
+                    if elements[i].capacityUpdates == 0 {
+                        elements[i].capacityAh = measuredAh
+                    } else {
+                        let weight = min(1, c.capacitySmoothing * spanMagnitude)
+                        elements[i].capacityAh += weight * (measuredAh - elements[i].capacityAh)
+                    }
+                    if elements[i].capacityUpdates < .max { elements[i].capacityUpdates += 1 }
+                    recordTrend(model)
                 }
-                if elements[i].capacityUpdates < .max { elements[i].capacityUpdates += 1 }
-                recordTrend(model)
+            } else if elements[i].throughputSinceAnchorAs <= 2 * 3_600 * elements[i].capacityAh {
+                return      // too close to the old point: keep it (its charge count is still trusted)
             }
-            elements[i].anchor = point
-            elements[i].throughputSinceAnchorAs = 0
-        } else if elements[i].throughputSinceAnchorAs > 2 * 3_600 * elements[i].capacityAh {
-            // Too long since the old point for its charge count to be trusted: start again here.
-            elements[i].anchor = point
-            elements[i].throughputSinceAnchorAs = 0
         }
+        // This point becomes the anchor: the first, after a measurement, or when the old one is
+        // too far back in charge counted for its count to be trusted.
+        elements[i].anchor = point
+        elements[i].throughputSinceAnchorAs = 0
     }
 
     /// Adds the present mean capacity SOH to the trend the remaining useful life extrapolates.

@@ -89,18 +89,10 @@ public struct PowerLimiter: Sendable {
 
     init(configuration c: PowerLimitConfiguration, cellCount: Int) {
         excessHeating = PerCell(repeating: 0, count: cellCount)
-        decay1 = (PowerLimiter.exponential(-2 / c.tau1Seconds), PowerLimiter.exponential(-10 / c.tau1Seconds),
-                  PowerLimiter.exponential(-30 / c.tau1Seconds))
-        decay2 = (PowerLimiter.exponential(-2 / c.tau2Seconds), PowerLimiter.exponential(-10 / c.tau2Seconds),
-                  PowerLimiter.exponential(-30 / c.tau2Seconds))
-    }
-
-    /// e^x for x ≤ 0 by squaring a short series (configuration time only; accurate to ~1e-6).
-    static func exponential(_ x: Float) -> Float {
-        var y = x / 1_024
-        y = 1 + y * (1 + y * (0.5 + y * (1.0 / 6 + y / 24)))
-        for _ in 0..<10 { y *= y }
-        return y
+        decay1 = (FloatMath.exp(-2 / c.tau1Seconds), FloatMath.exp(-10 / c.tau1Seconds),
+                  FloatMath.exp(-30 / c.tau1Seconds))
+        decay2 = (FloatMath.exp(-2 / c.tau2Seconds), FloatMath.exp(-10 / c.tau2Seconds),
+                  FloatMath.exp(-30 / c.tau2Seconds))
     }
 
     /// Stage `powerLimits` (every 10 ms). `connected` is the mode the contactors are closed for
