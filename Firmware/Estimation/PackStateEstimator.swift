@@ -128,7 +128,7 @@ public struct PackStateEstimator: Sendable {
     public private(set) var lowestStateOfCharge: Float? = nil
     public private(set) var highestStateOfCharge: Float? = nil
     /// Equivalent full cycles: the discharged charge over the model's capacity.
-    public private(set) var equivalentFullCycles: Float = 0
+    public internal(set) var equivalentFullCycles: Float = 0
     /// The counter reading (nC) at the last call, whether the filters have started, and whose turn is next.
     var lastChargeNanocoulombs: Int64 = 0
     public private(set) var isStarted = false

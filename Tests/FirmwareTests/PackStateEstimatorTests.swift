@@ -77,6 +77,24 @@ func linearElement(r0: Float = 0.02, minimumVoltage: Float = 2.5, tau2: Float = 
         #expect(abs(e.elements[0].capacityAh - 10) < 0.01)
     }
 
+    @Test func remainingLifeExtrapolatesTheCapacityTrendToEightyPercent() {
+        // Capacity SOH 1.00 at 0 cycles and 0.99 at 100: −1e-4 per cycle reaches 0.80 at 2,000
+        // cycles, 1,900 after the present 100. Unknown with one point, or without a fade.
+        let c = linearElement()
+        var e = PackStateEstimator(cellCount: 2, configuration: c)
+        e.recordTrend(c.cellModel)
+        #expect(e.remainingCycles == nil)
+        e.equivalentFullCycles = 100
+        for i in 0..<2 { e.elements[i].capacityAh = 9.9 }
+        e.recordTrend(c.cellModel)
+        #expect(abs((e.remainingCycles ?? 0) - 1_900) < 1)
+        var flat = PackStateEstimator(cellCount: 2, configuration: c)
+        flat.recordTrend(c.cellModel)
+        flat.equivalentFullCycles = 100
+        flat.recordTrend(c.cellModel)
+        #expect(flat.remainingCycles == nil)
+    }
+
     @Test func capacityIsNotMeasuredOutsideItsGates() {
         let c = linearElement()
         func attempt(span: Float, celsius: Float, rest: Float, resistanceKnown: Bool) -> UInt16 {
