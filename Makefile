@@ -46,7 +46,7 @@ M4F_CFLAGS  := --target=armv7em-none-eabi -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfl
 # Symbols that would mean a heap (or the stack protector's runtime) somewhere in an image.
 FORBIDDEN := ^(malloc|calloc|realloc|free|posix_memalign|aligned_alloc|swift_allocObject|swift_slowAlloc|__stack_chk_fail|__stack_chk_guard)$$
 
-.PHONY: accuracy bench-estimator bench-pack reaction-times bench-power-limits bench-balancing bench-protection validate-pack cell-models help run build test swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof \
+.PHONY: codegen accuracy bench-estimator bench-pack reaction-times bench-power-limits bench-balancing bench-protection validate-pack cell-models help run build test swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof \
         firmware-size tools clean
 
 help:
@@ -194,3 +194,13 @@ no-allocation-proof: $(BUILD)/m4f/HAL.swiftmodule
 
 clean:
 	rm -rf $(BUILD) .build
+
+# ------------------------------------------------------------------------------ CAN codecs
+# Firmware/CAN/Generated/CANMatrix.swift from Fixtures/bms.dbc. The generator is compiled on its
+# own (the DBC reader, the generator and a main), so a broken generated file never stops it.
+CODEGEN_SRC := $(sort $(wildcard HostHarness/HostHarness/DBC/*.swift)) HostHarness/HostHarness/Support/HarnessError.swift HostHarness/Scripts/codegen/main.swift
+$(BUILD)/codegen: $(CODEGEN_SRC)
+	@mkdir -p $(@D)
+	$(SWIFTC) -O -module-name Codegen $(CODEGEN_SRC) -o $@
+codegen: $(BUILD)/codegen
+	$(BUILD)/codegen Fixtures/bms.dbc Firmware/CAN/Generated/CANMatrix.swift
