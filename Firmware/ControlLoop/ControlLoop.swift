@@ -38,6 +38,8 @@ public struct ControlLoop<Board: BMSBoard> {
     public private(set) var sequencer: ContactorSequencer
     public private(set) var powerLimiter: PowerLimiter
     public private(set) var balancer: BalancingController
+    /// The CAN protocol's state (Fixtures/bms.dbc): transmit queue, counters, request streams.
+    public internal(set) var can: CANProtocol
     var requests = RequestQueue()
     /// The latest request and its answer.
     public private(set) var lastAnswer: AnsweredRequest? = nil
@@ -53,7 +55,8 @@ public struct ControlLoop<Board: BMSBoard> {
     /// the pack configuration, which every stage reads: it is large and only the estimator needs
     /// it. Without it the loop falls back to the counted charge anchored at the first rest
     /// (`ChargeBasedSOC`), with no bound, SOH or usable charge.
-    public init(board: Board, configuration: PackConfiguration, estimation: StateEstimationConfiguration? = nil) throws(ConfigurationError) {
+    public init(board: Board, configuration: PackConfiguration, estimation: StateEstimationConfiguration? = nil,
+                protocol canConfiguration: CANProtocolConfiguration = CANProtocolConfiguration()) throws(ConfigurationError) {
         try configuration.validate()
         try estimation?.validate()
         self.board = board
@@ -67,11 +70,12 @@ public struct ControlLoop<Board: BMSBoard> {
         sequencer = ContactorSequencer(configuration: configuration.contactors, restCurrent: configuration.restCurrent)
         powerLimiter = PowerLimiter(configuration: configuration.powerLimits, cellCount: configuration.cellCount)
         balancer = BalancingController(cellCount: configuration.cellCount)
+        can = CANProtocol(configuration: canConfiguration)
     }
 
     /// Queues a request from outside (decoded from CAN, or from a test); it is answered on the
     /// next tick (`lastAnswer`). Returns false when the queue is full (the request is dropped).
-    public mutating func submit(_ request: BMSRequest) -> Bool { requests.submit(request) }
+    public mutating func submit(_ request: BMSRequest) -> Bool { requests.submit(request, from: .local) }
 
     /// Runs one tick. Call every `ControlLoopTiming.tickPeriod` with the board's monotonic time.
     public mutating func tick(now: Instant) {
@@ -87,6 +91,8 @@ public struct ControlLoop<Board: BMSBoard> {
         ran.insert(.validate)
         cellStatistics = PackStatistics(of: measurements.cells.cellVoltages)
         ran.insert(.cellStatistics)
+        receiveCAN(now: now)
+        ran.insert(.canReceive)
         // Every tick's sample enters the counter; without an interval (first tick, clock fault)
         // it only starts the next trapezoid.
         coulombCounter.integrate(current: measurements.pack.current.validValue, dt: dt ?? .zero,
@@ -121,6 +127,8 @@ public struct ControlLoop<Board: BMSBoard> {
                                 faults: faultMonitor.status, connected: connected, configuration: configuration,
                                 dt: .milliseconds(10))
             ran.insert(.powerLimits)
+            queueFastFrames()
+            ran.insert(.fastFrames)
         }
         if due.every100ms {
             temperatureStatistics = PackStatistics(of: measurements.cells.temperatures)
@@ -138,13 +146,20 @@ public struct ControlLoop<Board: BMSBoard> {
                 }
             }
             ran.insert(.balancing)
+            queueStatusFrames()
+            ran.insert(.statusFrames)
         }
         if due.every1s {
             faultMonitor.evaluateRise(now: now, measurements: measurements, configuration: configuration)
             ran.insert(.temperatureRise)
             timing.closeWindow()
             ran.insert(.timingReport)
+            queueSlowFrames()
+            ran.insert(.slowFrames)
         }
+
+        flushCAN()
+        ran.insert(.canTransmit)
 
         schedule.advance()
         timing.endTick(started: now, finished: board.timestamp())
@@ -210,12 +225,15 @@ public struct ControlLoop<Board: BMSBoard> {
             faultMonitor.acknowledgeTrips()
         }
         while !requests.pending.isEmpty {
-            let request = requests.pending[0]
+            let queued = requests.pending[0]
             for k in 1..<max(1, requests.pending.count) { requests.pending[k - 1] = requests.pending[k] }
             requests.pending.removeLast()
-            let (answer, action) = stateMachine.handle(.request(request), present: presentFaults)
+            let (answer, action) = stateMachine.handle(.request(queued.request), present: presentFaults)
             answers &+= 1
-            lastAnswer = AnsweredRequest(request: request, answer: answer ?? .accepted, sequence: answers)
+            let given = answer ?? .accepted
+            lastAnswer = AnsweredRequest(request: queued.request, answer: given, source: queued.source, sequence: answers)
+            if given == .accepted && (queued.request == .drive || queued.request == .charge) { can.connectionOwner = queued.source }
+            can.answer(queued.request.rawValue, from: queued.source, with: CANProtocol.canAnswer(given))
             apply(action, o)
         }
     }

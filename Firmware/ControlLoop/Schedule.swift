@@ -53,6 +53,17 @@ public enum Stage: UInt8, Sendable {
     /// SOC filters of a tenth of the elements in turn, pack SOC and bound, resistance from current
     /// steps, capacity at relaxed points (when the loop has a cell model).
     case stateEstimation = 15
+    // CAN (Firmware/CAN/, Fixtures/bms.dbc); appended, raw values are stable.
+    /// Every 1 ms, after the cell statistics: state requests from the bus, E2E checks, timeouts.
+    case canReceive = 16
+    /// Every 10 ms, after the power limits: pack values, current limits, a cell-voltage group.
+    case fastFrames = 17
+    /// Every 100 ms, after balancing: status, faults, SOC, statistics, a temperature group.
+    case statusFrames = 18
+    /// Every 1 s, after the timing report: health, risk ranking, identity.
+    case slowFrames = 19
+    /// Every 1 ms, before the watchdog: frames still queued go to the bus.
+    case canTransmit = 20
 }
 
 /// A set of stages, one bit per stage.

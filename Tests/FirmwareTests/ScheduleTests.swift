@@ -5,15 +5,15 @@ import Testing
 
 @Suite struct ScheduleTests {
     static let everyTick: [Stage] = [.sample, .validate, .cellStatistics, .coulombCount, .faultChecks, .stateMachine,
-                                     .contactorSequencing, .feedWatchdog]
+                                     .contactorSequencing, .canReceive, .canTransmit, .feedWatchdog]
 
     /// The stages tick `n` (counted from 0) must run, by the documented dividers.
     static func expectedStages(tick n: Int) -> StageSet {
         var set = StageSet()
         for stage in everyTick { set.insert(stage) }
-        if n % 10 == 0 { set.insert(.stateOfCharge); set.insert(.powerLimits) }
-        if n % 100 == 0 { set.insert(.temperatureStatistics); set.insert(.stuckChannels); set.insert(.balancing) }
-        if n % 1000 == 0 { set.insert(.temperatureRise); set.insert(.timingReport) }
+        if n % 10 == 0 { set.insert(.stateOfCharge); set.insert(.powerLimits); set.insert(.fastFrames) }
+        if n % 100 == 0 { set.insert(.temperatureStatistics); set.insert(.stuckChannels); set.insert(.balancing); set.insert(.statusFrames) }
+        if n % 1000 == 0 { set.insert(.temperatureRise); set.insert(.timingReport); set.insert(.slowFrames) }
         return set
     }
 
@@ -33,11 +33,13 @@ import Testing
 
     @Test func peripheralsAreUsedInTheDocumentedOrderAndTheWatchdogIsFedLast() throws {
         var h = try LoopHarness(board: TestBoard(cellVoltages: [3_700, 3_700, 3_700, 3_700]))
-        for _ in 0..<3 {
+        // Tick 0 runs every slot: 3 fast, 9 status and 3 slow frames go out (4 cells: one
+        // cell-voltage group; 2 sensors: one temperature group), after every other stage.
+        for (tick, frames) in [(0, 15), (1, 0), (2, 0)] {
             h.loop.board.log.calls.removeAll()
             h.tick()
-            #expect(h.loop.board.log.calls == ["cellMonitor.measure", "currentSensor.measure", "contactors.feedback", "timestamp",
-                                               "watchdog.feed"])
+            #expect(h.loop.board.log.calls == ["cellMonitor.measure", "currentSensor.measure", "canBus.receive", "contactors.feedback"]
+                        + Array(repeating: "canBus.send", count: frames) + ["timestamp", "watchdog.feed"], "tick \(tick)")
         }
         #expect(h.loop.board.watchdog.feeds == 3)
     }
@@ -57,7 +59,8 @@ import Testing
     @Test func stageRawValuesAreStable() {
         let stages: [Stage] = [.sample, .validate, .cellStatistics, .coulombCount, .faultChecks, .stateMachine,
                                .contactorSequencing, .stateOfCharge, .powerLimits, .temperatureStatistics, .stuckChannels,
-                               .balancing, .temperatureRise, .timingReport, .feedWatchdog]
-        #expect(stages.map(\.rawValue) == Array(0...14))
+                               .balancing, .temperatureRise, .timingReport, .feedWatchdog, .stateEstimation, .canReceive,
+                               .fastFrames, .statusFrames, .slowFrames, .canTransmit]
+        #expect(stages.map(\.rawValue) == Array(0...20))
     }
 }

@@ -73,10 +73,22 @@ struct TestContactors: ContactorDriver {
     }
 }
 
+/// A bus whose incoming frames the test queues and whose sent frames it inspects; `sendFailure`
+/// makes every send fail (a full mailbox, bus off).
 struct TestCANBus: CANBus {
     let log: CallLog
-    mutating func send(_ frame: CANFrame) throws(TestFailure) { log.calls.append("canBus.send") }
-    mutating func receive() throws(TestFailure) -> CANFrame? { log.calls.append("canBus.receive"); return nil }
+    var incoming: [CANFrame] = []
+    var sent: [CANFrame] = []
+    var sendFailure: TestFailure? = nil
+    mutating func send(_ frame: CANFrame) throws(TestFailure) {
+        log.calls.append("canBus.send")
+        if let sendFailure { throw sendFailure }
+        sent.append(frame)
+    }
+    mutating func receive() throws(TestFailure) -> CANFrame? {
+        log.calls.append("canBus.receive")
+        return incoming.isEmpty ? nil : incoming.removeFirst()
+    }
 }
 
 struct TestStore: NonVolatileStore {
