@@ -6,13 +6,14 @@ import HAL
 public enum SimulateCommand: HarnessCommand {
     public static let name = "simulate"
     public static let summary = "Run the firmware against the virtual pack for a scenario (the main job)."
-    public static let usage = "[--scenario NAME|FILE] [--seed N] [--duration D] [--out DIR] [--bench]"
+    public static let usage = "[--scenario NAME|FILE] [--seed N] [--duration D] [--out DIR] [--can-log FILE] [--bench]"
     public static let defaultScenario = "delivery-day"
     public static let options = [
         OptionSpec("scenario", value: "NAME|FILE", help: "A scenario in Fixtures/scenarios/ or a scenario file (default: \(defaultScenario))."),
         OptionSpec("seed", value: "N", help: "Seed for every random draw (default: the scenario's)."),
         OptionSpec("duration", value: "D", help: "Simulated time, e.g. 90s, 30m, 1h, 1h30m, 2d (default: the scenario's)."),
         OptionSpec("out", value: "DIR", help: "Folder for the outputs (default: out/simulate/SCENARIO-seedN)."),
+        OptionSpec("can-log", value: "FILE", help: "Also write the CAN traffic (firmware outputs and vehicle-controller requests) as a candump log; about 400 frames per simulated second, 1.4 GB for a day."),
         OptionSpec("bench", help: "Also print the speed figures as name=value lines (for make bench-pack)."),
     ]
 
@@ -31,12 +32,14 @@ public enum SimulateCommand: HarnessCommand {
         let out = URL(fileURLWithPath: arguments.values["out"] ?? "out/simulate/\(scenario.name)-seed\(scenario.seed)")
 
         var simulation = try Simulation(scenario: scenario)
+        if let path = arguments.values["can-log"] { simulation.canLog = try CANTrafficLog(path: path) }
         var report = SimulationReport()
         let wallStart = DispatchTime.now().uptimeNanoseconds
         simulation.run(for: scenario.duration, truthInterval: scenario.truthInterval, record: { report.record($0) },
                        truth: { report.recordTruth($0) })
         let wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9
         let ticks = simulation.loop.schedule.tickCount
+        simulation.canLog?.close()
         try report.write(summary: SimulationReport.summaryJSON(simulation, ticks: ticks), to: out)
 
         console.standardOutput(summaryText(simulation, ticks: ticks, wallSeconds: wallSeconds, out: out))

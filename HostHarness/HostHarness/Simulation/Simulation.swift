@@ -43,6 +43,11 @@ public struct Simulation {
     /// The pack resistance a charger would estimate (Ω): Σ(R0 + R1) at 25 °C, 50 % SOC.
     let packResistance: Double
     var sinceSlowStep: Int64 = 0
+    /// The vehicle controller's E2E counter for VCU_Request.
+    var requestCounter: UInt8 = 0
+    /// Where the bus traffic goes (`simulate --can-log`): every frame in both directions, in
+    /// candump format, timestamped with simulated time. Nil: not logged (the frames are dropped).
+    public var canLog: CANTrafficLog? = nil
 
     /// Random streams, so that adding draws to one never shifts another.
     enum Stream: UInt64 { case packSpread = 1, load = 2, sensors = 3 }
@@ -124,6 +129,10 @@ public struct Simulation {
             requestWhatTheLoadNeeds()
         }
         loop.tick(now: now)
+        if !loop.board.canBus.sent.isEmpty {
+            if canLog != nil { for frame in loop.board.canBus.sent { canLog!.record(frame, at: now) } }
+            loop.board.canBus.clearSent()
+        }
         if loop.board.cellMonitor.balancing != bleeding {
             bleeding = loop.board.cellMonitor.balancing
             pack.setBleed(cells: bleeding.cells, ohms: VirtualCellMonitor.bleedResistance)
@@ -138,19 +147,28 @@ public struct Simulation {
         return p.precharge == .closed ? .precharging : .open
     }
 
-    /// The vehicle controller (or charger) side of the CAN protocol, every 100 ms: asks for the
-    /// mode the load needs, through standby when it changes. It never requests a reset: a
-    /// latched fault keeps the pack open for the rest of the run, as it would on the road.
+    /// The vehicle controller (or charger) side of the CAN protocol, every 100 ms: a VCU_Request
+    /// frame asking for the mode the load needs, through standby when it changes, and no request
+    /// otherwise. It never requests a reset: a latched fault keeps the pack open for the rest of
+    /// the run, as it would on the road.
     mutating func requestWhatTheLoadNeeds() {
         let wanted = load.wantedMode
+        var request = CANMatrix.StateRequest.noRequest
         switch (loop.stateMachine.state, wanted) {
         case (.standby, .some(let mode)):
-            _ = loop.submit(mode == .drive ? .drive : .charge)
+            request = mode == .drive ? .drive : .charge
         case (.connecting(let mode), _), (.connected(let mode), _):
-            if wanted != mode { _ = loop.submit(.standby) }
+            if wanted != mode { request = .standby }
         case (.standby, nil), (.disconnecting, _), (.error, _):
             break
         }
+        var frame = CANMatrix.VCURequest()
+        frame.stateRequest = request.rawValue
+        frame.counter = requestCounter
+        requestCounter = requestCounter == 14 ? 0 : requestCounter + 1
+        let encoded = frame.encode()
+        loop.board.canBus.deliver(encoded)
+        canLog?.record(encoded, at: now)
     }
 
     mutating func sense() {

@@ -121,13 +121,28 @@ public struct VirtualContactorDriver: ContactorDriver {
     public mutating func feedback() throws(VirtualFailure) -> ContactorFeedback { reported }
 }
 
-/// A CAN bus in memory: what the firmware sent, and a queue of frames for it to receive.
+/// A CAN bus in memory: the frames the firmware sent since the owner last took them, and a
+/// queue of frames for it to receive.
 public struct InMemoryCANBus: CANBus {
     public private(set) var sent: [CANFrame] = []
-    public var incoming: [CANFrame] = []
+    var incoming: [CANFrame] = []
     var nextIncoming = 0
+    /// When set, every send fails with it (a full mailbox, bus off).
+    public var sendFailure: VirtualFailure? = nil
     public init() {}
-    public mutating func send(_ frame: CANFrame) throws(VirtualFailure) { sent.append(frame) }
+    /// Queues `frame` for the firmware to receive.
+    public mutating func deliver(_ frame: CANFrame) {
+        if nextIncoming == incoming.count { incoming.removeAll(keepingCapacity: true); nextIncoming = 0 }
+        incoming.append(frame)
+    }
+    /// Frames queued but not yet received.
+    public var pendingCount: Int { incoming.count - nextIncoming }
+    /// Forgets what was sent (after the owner has logged or checked it), keeping the storage.
+    public mutating func clearSent() { sent.removeAll(keepingCapacity: true) }
+    public mutating func send(_ frame: CANFrame) throws(VirtualFailure) {
+        if let sendFailure { throw sendFailure }
+        sent.append(frame)
+    }
     public mutating func receive() throws(VirtualFailure) -> CANFrame? {
         guard nextIncoming < incoming.count else { return nil }
         defer { nextIncoming += 1 }
