@@ -204,3 +204,9 @@ $(BUILD)/codegen: $(CODEGEN_SRC)
 	$(SWIFTC) -O -module-name Codegen $(CODEGEN_SRC) -o $@
 codegen: $(BUILD)/codegen
 	$(BUILD)/codegen Fixtures/bms.dbc Firmware/CAN/Generated/CANMatrix.swift
+
+# cantools strict mode plus the project's DBC conventions (can-tooling.md §7.3) on Fixtures/bms.dbc.
+# Sets up cantools in .build-tools/venv on first use (python3-venv from apt-get when missing).
+.PHONY: dbc-lint
+dbc-lint:
+	$(SCRIPTS)/dbc-lint.sh Fixtures/bms.dbc
