@@ -78,6 +78,13 @@ public struct DBCDecodedMessage: Equatable, Sendable {
     /// nil for a message without `E2E_Profile`.
     public var e2e: DBCE2ECheck?
 
+    public init(name: String, multiplexGroup: Int64?, signals: [DBCSignalValue], e2e: DBCE2ECheck?) {
+        self.name = name
+        self.multiplexGroup = multiplexGroup
+        self.signals = signals
+        self.e2e = e2e
+    }
+
     public func signal(_ name: String) -> DBCSignalValue? { signals.first { $0.name == name } }
 }
 
