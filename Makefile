@@ -33,13 +33,15 @@ SRC_BENCH    := $(sort $(wildcard Firmware/Boards/Common/*.swift))
 
 # Embedded Swift: whole module, no heap (any allocating construct is a compile error), no
 # stack-protector symbols, one section per function (so --gc-sections can drop unused code).
-EMBEDDED := -swift-version 6 -enable-experimental-feature Embedded -wmo $(OPT) -no-allocations \
+# AddressableParameters: `@_addressable` inputs and `@_addressableSelf` queries are read in place,
+# which keeps copies of large values out of the Cortex-M stack frames (Docs/firmware-budget.md).
+EMBEDDED := -swift-version 6 -enable-experimental-feature Embedded -enable-experimental-feature AddressableParameters -wmo $(OPT) -no-allocations \
             -Xfrontend -disable-stack-protector -Xfrontend -function-sections
 HOST_TARGET := -target x86_64-unknown-linux-gnu
-# The Cortex-M4F image leaves the state estimator out of the loop (BMS_NO_ESTIMATOR; its code is
-# still compiled, -no-allocations, into the M4F module): with it the loop's stack frames outgrow
-# the part's 64 KiB of RAM (Docs/estimation.md has the measurements). The x86_64 image runs it.
-M4F_TARGET  := -target armv7em-none-none-eabi -Xcc -mcpu=cortex-m4 -Xcc -mfpu=fpv4-sp-d16 -Xcc -mfloat-abi=hard -D BMS_NO_ESTIMATOR
+# The Cortex-M4F image runs every firmware feature, built for a 16-cell pack (BMS_16_CELLS: the
+# per-cell storage holds 16 cells, not 32; Docs/firmware-budget.md). -D BMS_NO_ESTIMATOR would
+# leave the state estimator out (to measure what it costs).
+M4F_TARGET  := -target armv7em-none-none-eabi -Xcc -mcpu=cortex-m4 -Xcc -mfpu=fpv4-sp-d16 -Xcc -mfloat-abi=hard -D BMS_16_CELLS
 M4F_CFLAGS  := --target=armv7em-none-eabi -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard -mthumb \
                -Os -ffreestanding -fno-builtin -ffunction-sections -fdata-sections -Wall -Werror
 

@@ -16,7 +16,10 @@ let package = Package(
         .target(name: "HAL", path: "HAL"),
         // The control loop and everything it runs. Imports HAL only. Board support
         // (startup code, linker scripts, Embedded entry points) is built by the Makefile.
-        .target(name: "Firmware", dependencies: ["HAL"], path: "Firmware", exclude: ["Boards"]),
+        // AddressableParameters: large read-only inputs are passed by address (`@_addressable`),
+        // which keeps copies of them out of the Cortex-M stack frames (Docs/firmware-budget.md).
+        .target(name: "Firmware", dependencies: ["HAL"], path: "Firmware", exclude: ["Boards"],
+                swiftSettings: [.enableExperimentalFeature("AddressableParameters")]),
         // Host side: virtual pack, simulation, reports, command line. Foundation allowed.
         .target(name: "HostHarness", dependencies: ["HAL", "Firmware"], path: "HostHarness/HostHarness"),
         .executableTarget(name: "bms-harness", dependencies: ["HostHarness"], path: "HostHarness/bms-harness"),

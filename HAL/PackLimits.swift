@@ -1,14 +1,23 @@
 // The fixed capacity of a build, declared once: how many cells and temperature sensors the
 // firmware can handle. A configured pack uses up to this many.
 
+#if BMS_16_CELLS
+/// Per-cell storage for the largest pack this build supports (16 cells in series: the
+/// Cortex-M4F image is built for a 16-cell pack, Docs/firmware-budget.md).
+public typealias PerCell<Element: Sendable> = FixedList<16, Element>
+
+/// The most cells in series this build supports.
+public let maximumCellCount = 16
+#else
 /// Per-cell storage for the largest pack this build supports (32 cells in series).
 public typealias PerCell<Element: Sendable> = FixedList<32, Element>
 
-/// Per-sensor storage for the largest number of temperature sensors this build supports (16).
-public typealias PerTemperatureSensor<Element: Sendable> = FixedList<16, Element>
-
 /// The most cells in series this build supports.
 public let maximumCellCount = 32
+#endif
+
+/// Per-sensor storage for the largest number of temperature sensors this build supports (16).
+public typealias PerTemperatureSensor<Element: Sendable> = FixedList<16, Element>
 
 /// The most temperature sensors this build supports.
 public let maximumTemperatureSensorCount = 16

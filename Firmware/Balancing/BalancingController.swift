@@ -63,7 +63,7 @@ public struct BalancingController: Sendable {
     }
 
     /// The lowest valid cell voltage outside `suspect`, or nil when there is none.
-    func trustedMinimum(_ m: Measurements, suspect: CellSet) -> Millivolts? {
+    func trustedMinimum(_ m: borrowing @_addressable Measurements, suspect: CellSet) -> Millivolts? {
         var lowest: Millivolts? = nil
         for i in m.cells.cellVoltages.indices where m.cells.cellVoltages[i].isValid && !suspect.contains(i) {
             let v = m.cells.cellVoltages[i].value
@@ -78,10 +78,10 @@ public struct BalancingController: Sendable {
 
     /// Stage `balancing` (every 100 ms): decides the bleeding cells; returns the command when it
     /// changed (nil otherwise).
-    mutating func update(now: Instant, measurements m: Measurements, cells stats: PackStatistics<Millivolts>?,
+    mutating func update(now: Instant, measurements m: borrowing @_addressable Measurements, cells stats: PackStatistics<Millivolts>?,
                          temperatures: PackStatistics<DeciCelsius>?, faults: FaultStatus, suspect: CellSet,
                          capability: BalancingCapability,
-                         configuration c: PackConfiguration, dt: Microseconds) -> BalancingCommand? {
+                         configuration c: borrowing @_addressable PackConfiguration, dt: Microseconds) -> BalancingCommand? {
         let b = c.balancing, t = now.microsecondsSinceOrigin
         // Account what bled during the last interval.
         let bleedCurrent: Int32
@@ -99,8 +99,9 @@ public struct BalancingController: Sendable {
         }
 
         let current = m.pack.current.validValue
-        let atRest = current.map { $0.magnitude <= c.restCurrent } ?? false
-        let charging = current.map { $0 > c.restCurrent } ?? false
+        let restCurrent = c.restCurrent       // (a borrowed parameter cannot be captured by the closures)
+        let atRest = current.map { $0.magnitude <= restCurrent } ?? false
+        let charging = current.map { $0 > restCurrent } ?? false
         if !atRest { restSince = never } else if restSince == never { restSince = t }
 
         // Charge targets from rest voltages, once per rest.
@@ -140,7 +141,7 @@ public struct BalancingController: Sendable {
             while picked < channels {
                 var best = -1, bestNeed: Int32 = 0
                 // Never a cell flagged faulty: invalid reading, stuck channel.
-                for i in m.cells.cellVoltages.indices where !next.contains(i) && m.cells.cellVoltages[i].isValid
+                for i in m.cells.cellVoltages.indices where m.cells.cellVoltages[i].isValid && !next.contains(i)
                     && !suspect.contains(i) {
                     let above = m.cells.cellVoltages[i].value.rawValue - reference
                     let need: Int32

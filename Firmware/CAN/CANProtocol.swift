@@ -30,6 +30,14 @@ public struct TransmitQueue: Sendable {
 
     public init() {}
 
+    /// Empties the queue in place, as `init` leaves it (the frames' slots are never read before
+    /// they are written).
+    mutating func reset() {
+        head = 0
+        count = 0
+        overflows = 0
+    }
+
     /// Queues `frame`; false (and counted) when full.
     @discardableResult
     public mutating func push(_ frame: CANFrame) -> Bool {
@@ -97,7 +105,7 @@ public struct RequestStream: Sendable {
 
 /// The protocol's state: counters, rotation, receive streams, and what it has refused.
 public struct CANProtocol: Sendable {
-    public let configuration: CANProtocolConfiguration
+    public private(set) var configuration: CANProtocolConfiguration
     public internal(set) var queue = TransmitQueue()
     /// Frames the bus refused (would block, bus off) — they stay queued — by kind.
     public internal(set) var sendFailures = FailureCount()
@@ -129,6 +137,29 @@ public struct CANProtocol: Sendable {
 
     public init(configuration: CANProtocolConfiguration = CANProtocolConfiguration()) {
         self.configuration = configuration
+    }
+
+    /// Sets the protocol up in place as `init` does (for a loop in static storage).
+    mutating func reset(configuration: CANProtocolConfiguration) {
+        self.configuration = configuration
+        queue.reset()
+        sendFailures = FailureCount()
+        receiveFailures = FailureCount()
+        integrityErrors = 0
+        ignoredFrames = 0
+        vehicleController = RequestStream()
+        charger = RequestStream()
+        connectionOwner = nil
+        requestTimeout = false
+        lastAnswerSent = InlineArray(repeating: 0xFFFF)
+        answerSequence = 0
+        counters = InlineArray(repeating: 0)
+        cellVoltageGroup = 0
+        temperatureGroup = 0
+        overrunsAtLastSecond = 0
+        missedAtLastSecond = 0
+        overrunsLastSecond = 0
+        missedLastSecond = 0
     }
 
     /// The E2E-protected messages the BMS sends, each with its own counter.

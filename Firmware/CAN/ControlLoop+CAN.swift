@@ -109,18 +109,18 @@ extension ControlLoop {
         var fast = CANMatrix.BMSPackFast()
         fast.counter = can.nextCounter(.packFast)
         let pack = measurements.pack
-        fast.packCurrent = pack.current.isValid ? Int16(truncatingIfNeeded: clamp(pack.current.validValue!.rawValue / 10, -32_768, 32_766)) : CANMatrix.BMSPackFast.packCurrentSNA
-        fast.packVoltage = centivolts(pack.packVoltage)
-        fast.linkVoltage = centivolts(pack.linkVoltage)
+        fast.packCurrent = pack.current.isValid ? Int16(truncatingIfNeeded: Self.clamp(pack.current.validValue!.rawValue / 10, -32_768, 32_766)) : CANMatrix.BMSPackFast.packCurrentSNA
+        fast.packVoltage = Self.centivolts(pack.packVoltage)
+        fast.linkVoltage = Self.centivolts(pack.linkVoltage)
         transmit(fast.encode())
 
         var limits = CANMatrix.BMSCurrentLimits()
         limits.counter = can.nextCounter(.currentLimits)
         let l = powerLimiter.limits
-        limits.maxChargeCurrent = deciamperes(l.charge2s)
-        limits.maxDischargeCurrent = deciamperes(l.discharge2s)
-        limits.maxChargeCurrentContinuous = deciamperes(l.charge30s)
-        limits.maxDischargeCurrentContinuous = deciamperes(l.discharge30s)
+        limits.maxChargeCurrent = Self.deciamperes(l.charge2s)
+        limits.maxDischargeCurrent = Self.deciamperes(l.discharge2s)
+        limits.maxChargeCurrentContinuous = Self.deciamperes(l.charge30s)
+        limits.maxDischargeCurrentContinuous = Self.deciamperes(l.discharge30s)
         transmit(limits.encode())
 
         let groups = (configuration.cellCount + 3) / 4
@@ -132,7 +132,7 @@ extension ControlLoop {
             guard cell < configuration.cellCount else { continue }
             let r = measurements.cells.cellVoltages[cell]
             switch r.status {
-            case .valid: cells.cellVoltage[k] = UInt16(truncatingIfNeeded: clamp(r.value.rawValue, 0, 16_380))
+            case .valid: cells.cellVoltage[k] = UInt16(truncatingIfNeeded: Self.clamp(r.value.rawValue, 0, 16_380))
             case .notMeasured, .stale: cells.cellVoltage[k] = CANMatrix.BMSCellVoltages.cellVoltageSNA
             case .openWire, .channelFault, .implausible: cells.cellVoltage[k] = CANMatrix.BMSCellVoltages.cellVoltageInvalid
             }
@@ -151,19 +151,19 @@ extension ControlLoop {
         let n = Int32(truncatingIfNeeded: configuration.cellCount)
         let high = configuration.protection.cellOvervoltage.maximumOperating
         let low = configuration.protection.cellUndervoltage.maximumOperating
-        voltages.maxChargeVoltage = UInt16(truncatingIfNeeded: clamp(high * n / 10, 0, 65_534))
-        voltages.minDischargeVoltage = UInt16(truncatingIfNeeded: clamp(low * n / 10, 0, 65_534))
-        voltages.maxCellVoltageLimit = UInt16(truncatingIfNeeded: clamp(high, 0, 65_534))
-        voltages.minCellVoltageLimit = UInt16(truncatingIfNeeded: clamp(low, 0, 65_534))
+        voltages.maxChargeVoltage = UInt16(truncatingIfNeeded: Self.clamp(high * n / 10, 0, 65_534))
+        voltages.minDischargeVoltage = UInt16(truncatingIfNeeded: Self.clamp(low * n / 10, 0, 65_534))
+        voltages.maxCellVoltageLimit = UInt16(truncatingIfNeeded: Self.clamp(high, 0, 65_534))
+        voltages.minCellVoltageLimit = UInt16(truncatingIfNeeded: Self.clamp(low, 0, 65_534))
         transmit(voltages.encode())
 
         transmit(stateOfChargeMessage().encode())
 
         var cellStats = CANMatrix.BMSCellVoltageMinMax()
         if let s = cellStatistics {
-            cellStats.minCellVoltage = UInt16(truncatingIfNeeded: clamp(s.minimum.rawValue, 0, 65_534))
-            cellStats.maxCellVoltage = UInt16(truncatingIfNeeded: clamp(s.maximum.rawValue, 0, 65_534))
-            cellStats.meanCellVoltage = UInt16(truncatingIfNeeded: clamp(s.mean.rawValue, 0, 65_534))
+            cellStats.minCellVoltage = UInt16(truncatingIfNeeded: Self.clamp(s.minimum.rawValue, 0, 65_534))
+            cellStats.maxCellVoltage = UInt16(truncatingIfNeeded: Self.clamp(s.maximum.rawValue, 0, 65_534))
+            cellStats.meanCellVoltage = UInt16(truncatingIfNeeded: Self.clamp(s.mean.rawValue, 0, 65_534))
             cellStats.minCellIndex = UInt8(truncatingIfNeeded: s.minimumIndex + 1)
             cellStats.maxCellIndex = UInt8(truncatingIfNeeded: s.maximumIndex + 1)
         }
@@ -171,9 +171,9 @@ extension ControlLoop {
 
         var temperatures = CANMatrix.BMSTemperatureMinMax()
         if let t = temperatureStatistics {
-            temperatures.minTemperature = clampTemperature(t.minimum)
-            temperatures.maxTemperature = clampTemperature(t.maximum)
-            temperatures.meanTemperature = clampTemperature(t.mean)
+            temperatures.minTemperature = Self.clampTemperature(t.minimum)
+            temperatures.maxTemperature = Self.clampTemperature(t.maximum)
+            temperatures.meanTemperature = Self.clampTemperature(t.mean)
             temperatures.minSensorIndex = UInt8(truncatingIfNeeded: t.minimumIndex + 1)
             temperatures.maxSensorIndex = UInt8(truncatingIfNeeded: t.maximumIndex + 1)
         }
@@ -196,7 +196,7 @@ extension ControlLoop {
                 guard sensor < configuration.temperatureSensorCount else { continue }
                 let r = measurements.cells.temperatures[sensor]
                 switch r.status {
-                case .valid: sensors.temperature[k] = Int16(truncatingIfNeeded: clamp(Int32(truncatingIfNeeded: r.value.rawValue), -2_048, 2_045))
+                case .valid: sensors.temperature[k] = Int16(truncatingIfNeeded: Self.clamp(Int32(truncatingIfNeeded: r.value.rawValue), -2_048, 2_045))
                 case .notMeasured, .stale: sensors.temperature[k] = CANMatrix.BMSCellTemperatures.temperatureSNA
                 case .openWire, .channelFault, .implausible: sensors.temperature[k] = CANMatrix.BMSCellTemperatures.temperatureInvalid
                 }
@@ -216,12 +216,12 @@ extension ControlLoop {
         var health = CANMatrix.BMSStateOfHealth()
         #if !BMS_NO_ESTIMATOR
         if estimator.isEnabled && estimator.isStarted {
-            health.sohCapacity = UInt8(truncatingIfNeeded: scaled(estimator.capacityHealth, 200, 254))
-            health.sohResistance = UInt16(truncatingIfNeeded: scaled(estimator.resistanceHealth, 200, 1_022))
-            health.equivalentFullCycles = UInt16(truncatingIfNeeded: scaled(estimator.equivalentFullCycles, 10, 65_534))
+            health.sohCapacity = UInt8(truncatingIfNeeded: Self.scaled(estimator.capacityHealthInPlace(), 200, 254))
+            health.sohResistance = UInt16(truncatingIfNeeded: Self.scaled(estimator.resistanceHealthInPlace(), 200, 1_022))
+            health.equivalentFullCycles = UInt16(truncatingIfNeeded: Self.scaled(estimator.equivalentFullCycles, 10, 65_534))
             let oneC = Float(approximating: configuration.ratedCapacity.rawValue) / 3_600_000
-            if let usable = estimator.usableCharge(atDischarge: oneC) {
-                health.usableCharge = UInt16(truncatingIfNeeded: scaled(usable.ampereHours, 100, 65_534))
+            if let usable = estimator.usableChargeInPlace(atDischarge: oneC) {
+                health.usableCharge = UInt16(truncatingIfNeeded: Self.scaled(usable.ampereHours, 100, 65_534))
                 health.weakestElement = UInt8(truncatingIfNeeded: usable.element + 1)
             }
         }
@@ -322,16 +322,17 @@ extension ControlLoop {
         return m
     }
 
-    func stateOfChargeMessage() -> CANMatrix.BMSStateOfCharge {
+    mutating func stateOfChargeMessage() -> CANMatrix.BMSStateOfCharge {
         var m = CANMatrix.BMSStateOfCharge()
         m.socSource = CANMatrix.SOCSource.unknown.rawValue
-        if let soc = stateOfCharge { m.soc = UInt16(truncatingIfNeeded: scaled(soc, 1_000, 1_022)) }
+        let stateOfCharge = stateOfChargeInPlace()
+        if let soc = stateOfCharge { m.soc = UInt16(truncatingIfNeeded: Self.scaled(soc, 1_000, 1_022)) }
         #if !BMS_NO_ESTIMATOR
         if estimator.isEnabled {
             if stateOfCharge != nil { m.socSource = CANMatrix.SOCSource.estimator.rawValue }
-            if let b = estimator.bound { m.socBound = UInt8(truncatingIfNeeded: scaled(b, 1_000, 254)) }
-            if let low = estimator.lowestStateOfCharge { m.socMin = UInt16(truncatingIfNeeded: scaled(low, 1_000, 1_022)) }
-            if let high = estimator.highestStateOfCharge { m.socMax = UInt16(truncatingIfNeeded: scaled(high, 1_000, 1_022)) }
+            if let b = estimator.bound { m.socBound = UInt8(truncatingIfNeeded: Self.scaled(b, 1_000, 254)) }
+            if let low = estimator.lowestStateOfCharge { m.socMin = UInt16(truncatingIfNeeded: Self.scaled(low, 1_000, 1_022)) }
+            if let high = estimator.highestStateOfCharge { m.socMax = UInt16(truncatingIfNeeded: Self.scaled(high, 1_000, 1_022)) }
             return m
         }
         #endif
@@ -342,25 +343,25 @@ extension ControlLoop {
     // MARK: - scaling
 
     /// `value × factor` rounded to the nearest integer and clamped to 0...`maximum`.
-    @inline(__always) func scaled(_ value: Float, _ factor: Float, _ maximum: Int) -> Int {
+    @inline(__always) static func scaled(_ value: Float, _ factor: Float, _ maximum: Int) -> Int {
         let x = value * factor
         guard x == x, x > 0 else { return 0 }
         return x >= Float(maximum) ? maximum : Int(x + 0.5)
     }
 
-    @inline(__always) func clamp(_ v: Int32, _ low: Int32, _ high: Int32) -> Int32 { v < low ? low : v > high ? high : v }
+    @inline(__always) static func clamp(_ v: Int32, _ low: Int32, _ high: Int32) -> Int32 { v < low ? low : v > high ? high : v }
 
     /// A pack or link voltage in 10 mV steps, SNA when not valid.
-    @inline(__always) func centivolts(_ r: Reading<Millivolts>) -> UInt16 {
-        r.isValid ? UInt16(truncatingIfNeeded: clamp(r.value.rawValue / 10, 0, 65_534)) : 65_535
+    @inline(__always) static func centivolts(_ r: Reading<Millivolts>) -> UInt16 {
+        r.isValid ? UInt16(truncatingIfNeeded: Self.clamp(r.value.rawValue / 10, 0, 65_534)) : 65_535
     }
 
     /// A current limit in 100 mA steps, rounded down (a limit never rounds up).
-    @inline(__always) func deciamperes(_ limit: Milliamperes) -> UInt16 {
-        UInt16(truncatingIfNeeded: clamp(limit.rawValue / 100, 0, 4_094))
+    @inline(__always) static func deciamperes(_ limit: Milliamperes) -> UInt16 {
+        UInt16(truncatingIfNeeded: Self.clamp(limit.rawValue / 100, 0, 4_094))
     }
 
-    @inline(__always) func clampTemperature(_ t: DeciCelsius) -> Int16 {
+    @inline(__always) static func clampTemperature(_ t: DeciCelsius) -> Int16 {
         t.rawValue >= 32_766 ? 32_766 : t.rawValue
     }
 }

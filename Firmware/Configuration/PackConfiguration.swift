@@ -51,7 +51,8 @@ public struct PackConfiguration: Sendable {
     }
 
     /// Checks every parameter; the first one out of range is reported.
-    public func validate() throws(ConfigurationError) {
+    /// (`@_addressableSelf`: read in place, not copied into the frame first; Docs/firmware-budget.md.)
+    @_addressableSelf public func validate() throws(ConfigurationError) {
         guard cellCount >= 1 && cellCount <= maximumCellCount else { throw .cellCountOutOfRange }
         guard temperatureSensorCount >= 0 && temperatureSensorCount <= maximumTemperatureSensorCount else {
             throw .temperatureSensorCountOutOfRange
@@ -85,15 +86,14 @@ public struct PackConfiguration: Sendable {
         try protection.validate()
         // A maximum-safety threshold beyond the plausible range could never be reached: the value
         // would be implausible first (a slower, different fault).
-        let p = protection
-        guard p.cellOvervoltage.maximumSafety < plausibleCellVoltage.upperBound.rawValue,
-              p.cellUndervoltage.maximumSafety > plausibleCellVoltage.lowerBound.rawValue,
-              p.overcurrentCharge.maximumSafety < plausibleCurrent.upperBound.rawValue,
-              p.overcurrentDischarge.maximumSafety > plausibleCurrent.lowerBound.rawValue,
-              p.overtemperatureCharge.maximumSafety < Int32(plausibleTemperature.upperBound.rawValue),
-              p.overtemperatureDischarge.maximumSafety < Int32(plausibleTemperature.upperBound.rawValue),
-              p.undertemperatureCharge.maximumSafety > Int32(plausibleTemperature.lowerBound.rawValue),
-              p.undertemperatureDischarge.maximumSafety > Int32(plausibleTemperature.lowerBound.rawValue) else {
+        guard protection.cellOvervoltage.maximumSafety < plausibleCellVoltage.upperBound.rawValue,
+              protection.cellUndervoltage.maximumSafety > plausibleCellVoltage.lowerBound.rawValue,
+              protection.overcurrentCharge.maximumSafety < plausibleCurrent.upperBound.rawValue,
+              protection.overcurrentDischarge.maximumSafety > plausibleCurrent.lowerBound.rawValue,
+              protection.overtemperatureCharge.maximumSafety < Int32(plausibleTemperature.upperBound.rawValue),
+              protection.overtemperatureDischarge.maximumSafety < Int32(plausibleTemperature.upperBound.rawValue),
+              protection.undertemperatureCharge.maximumSafety > Int32(plausibleTemperature.lowerBound.rawValue),
+              protection.undertemperatureDischarge.maximumSafety > Int32(plausibleTemperature.lowerBound.rawValue) else {
             throw .protectionLimitBeyondPlausibleRange
         }
         try contactors.validate()

@@ -124,21 +124,35 @@ public enum StandardPolicy {
     /// OCV curve, R0 rising by the rated coefficient per kelvin below 25 °C, the RC branches as
     /// rated, no charge-transfer term (a very large exchange current) and no hysteresis.
     public static func estimation(_ r: ElementRatings, openCircuitVoltage curve: OCVCurve) -> StateEstimationConfiguration {
+        var c = StateEstimationConfiguration.idle()
+        estimation(r, openCircuitVoltage: curve, into: &c)
+        return c
+    }
+
+    /// The same, written into `c` in place (every field; for a loop in static storage, whose
+    /// estimation configuration is built where it stays).
+    public static func estimation(_ r: ElementRatings, openCircuitVoltage curve: OCVCurve, into c: inout StateEstimationConfiguration) {
+        c.setDefaults()
         var rows = FixedList<8, Float>(filler: 0)
         rows.append(-20); rows.append(0); rows.append(25); rows.append(45)
-        func resistance(_ milliohms: Float) -> CellParameterGrid {
-            CellParameterGrid(temperatures: rows) { _, celsius in
-                milliohms / 1000 * (1 + r.resistanceRisePerKelvinBelow25 * max(0, 25 - celsius))
-            }
+        let rise = r.resistanceRisePerKelvinBelow25
+        func resistance(_ grid: inout CellParameterGrid, _ milliohms: Float) {
+            grid.fill(temperatures: rows) { _, celsius in milliohms / 1000 * (1 + rise * max(0, 25 - celsius)) }
         }
         let capacityAh = Float(Int(r.capacitymAh)) / 1000
-        return StateEstimationConfiguration(cellModel: CellModelTable(
-            ocv: { curve.volts(atStateOfCharge: $0) }, entropic: { _ in 0 },
-            r0: resistance(r.r0Milliohms), exchangeCurrent: CellParameterGrid(constant: 1_000 * capacityAh),
-            r1: resistance(r.r1Milliohms), tau1: CellParameterGrid(constant: r.tau1Seconds),
-            r2: resistance(r.r2Milliohms), tau2: CellParameterGrid(constant: r.tau2Seconds),
-            hysteresisVoltage: 0, hysteresisRate: 0, capacityAh: capacityAh, coulombicEfficiency: 0.999,
-            minimumVoltage: Float(Int(r.minimumVoltage.rawValue)) / 1000, maximumVoltage: Float(Int(r.maximumVoltage.rawValue)) / 1000))
+        c.cellModel.sample(ocv: { curve.volts(atStateOfCharge: $0) }, entropic: { _ in 0 })
+        resistance(&c.cellModel.r0, r.r0Milliohms)
+        c.cellModel.exchangeCurrent.fill(constant: 1_000 * capacityAh)
+        resistance(&c.cellModel.r1, r.r1Milliohms)
+        c.cellModel.tau1.fill(constant: r.tau1Seconds)
+        resistance(&c.cellModel.r2, r.r2Milliohms)
+        c.cellModel.tau2.fill(constant: r.tau2Seconds)
+        c.cellModel.hysteresisVoltage = 0
+        c.cellModel.hysteresisRate = 0
+        c.cellModel.capacityAh = capacityAh
+        c.cellModel.coulombicEfficiency = 0.999
+        c.cellModel.minimumVoltage = Float(Int(r.minimumVoltage.rawValue)) / 1000
+        c.cellModel.maximumVoltage = Float(Int(r.maximumVoltage.rawValue)) / 1000
     }
 
     /// Passive balancing: 15 mV on, 5 mV off; above the curve's knee (cut-off + 1 V), at most

@@ -16,7 +16,7 @@ import HAL
 /// When slots coincide, faster slots run first, so slow stages see this tick's fresh data.
 public struct ControlLoop<Board: BMSBoard> {
     public var board: Board
-    public let configuration: PackConfiguration
+    public private(set) var configuration: PackConfiguration
     public private(set) var schedule = Schedule()
     public private(set) var measurements: Measurements
     /// Cell-voltage statistics of the latest tick (nil when no cell reading is valid).
@@ -27,8 +27,8 @@ public struct ControlLoop<Board: BMSBoard> {
     public private(set) var chargeBasedSOC: ChargeBasedSOC
     #if !BMS_NO_ESTIMATOR
     /// The SOC filters, SOH and usable charge (idle when the loop has no cell model). A build
-    /// with `-D BMS_NO_ESTIMATOR` leaves it out (the Cortex-M4F bench image, Docs/estimation.md).
-    public private(set) var estimator: PackStateEstimator
+    /// with `-D BMS_NO_ESTIMATOR` leaves it out (to measure what it costs, Docs/firmware-budget.md).
+    public internal(set) var estimator: PackStateEstimator
     #endif
     public private(set) var timing = TimingSupervisor()
     /// The stages the latest tick ran.
@@ -73,6 +73,59 @@ public struct ControlLoop<Board: BMSBoard> {
         can = CANProtocol(configuration: canConfiguration)
     }
 
+    /// Sets this loop up in place, to the state `init(board:configuration:estimation:protocol:)`
+    /// gives, for a board that keeps its loop in static storage rather than in a stack frame (the
+    /// Cortex-M image: a 12–16 KB loop and its parts must not be built on a 4 KiB stack first;
+    /// Docs/firmware-budget.md). The storage may hold anything of this type: every stored
+    /// property is set here. `configuration` writes the pack configuration in place and must set
+    /// every field (it is then validated); `estimation` writes the estimation configuration in
+    /// place over `StateEstimationConfiguration.idle()`'s values. A thrown error leaves the loop
+    /// unusable.
+    public mutating func setUp(board: consuming Board, configuration: (inout PackConfiguration) -> Void,
+                               estimation: (inout StateEstimationConfiguration) -> Void,
+                               protocol canConfiguration: CANProtocolConfiguration = CANProtocolConfiguration()) throws(ConfigurationError) {
+        try setUp(board: board, configuration: configuration, withCellModel: true, estimation: estimation, protocol: canConfiguration)
+    }
+
+    /// The same without a cell model (the charge-based SOC, as `init` without `estimation`).
+    public mutating func setUp(board: consuming Board, configuration: (inout PackConfiguration) -> Void,
+                               protocol canConfiguration: CANProtocolConfiguration = CANProtocolConfiguration()) throws(ConfigurationError) {
+        try setUp(board: board, configuration: configuration, withCellModel: false, estimation: { _ in }, protocol: canConfiguration)
+    }
+
+    mutating func setUp(board: consuming Board, configuration build: (inout PackConfiguration) -> Void, withCellModel: Bool,
+                        estimation: (inout StateEstimationConfiguration) -> Void,
+                        protocol canConfiguration: CANProtocolConfiguration) throws(ConfigurationError) {
+        build(&self.configuration)
+        try configuration.validate()
+        self.board = board
+        schedule = Schedule()
+        measurements.reset(configuration: configuration)
+        cellStatistics = nil
+        temperatureStatistics = nil
+        coulombCounter = CoulombCounter()
+        chargeBasedSOC = ChargeBasedSOC(ratedCapacity: configuration.ratedCapacity)
+        #if !BMS_NO_ESTIMATOR
+        estimator.setUp(cellCount: configuration.cellCount, enabled: withCellModel, estimation: estimation)
+        if withCellModel { try estimator.configuration.validate() }
+        #endif
+        timing = TimingSupervisor()
+        lastTickStages = StageSet()
+        faultMonitor.reset(cellCount: configuration.cellCount, temperatureSensorCount: configuration.temperatureSensorCount)
+        stateMachine = BMSStateMachine()
+        sequencer = ContactorSequencer(configuration: configuration.contactors, restCurrent: configuration.restCurrent)
+        powerLimiter = PowerLimiter(configuration: configuration.powerLimits, cellCount: configuration.cellCount)
+        balancer = BalancingController(cellCount: configuration.cellCount)
+        can.reset(configuration: canConfiguration)
+        requests = RequestQueue()
+        lastAnswer = nil
+        answers = 0
+        contactorFeedback = ContactorFeedback()
+        feedbackReadAt = .origin
+        contactorFailures = FailureCount()
+        balancingFailures = FailureCount()
+    }
+
     /// Queues a request from outside (decoded from CAN, or from a test); it is answered on the
     /// next tick (`lastAnswer`). Returns false when the queue is full (the request is dropped).
     public mutating func submit(_ request: BMSRequest) -> Bool { requests.submit(request, from: .local) }
@@ -106,7 +159,7 @@ public struct ControlLoop<Board: BMSBoard> {
         ran.insert(.stateMachine)
         let (commands, outcome) = sequencer.handle(.tick(observation))
         issue(commands)
-        if outcome != .none { apply(stateMachine.handle(.sequencer(outcome), present: presentFaults).action, observation) }
+        if outcome != .none { apply(stateMachine.handle(.sequencer(outcome), present: presentFaults()).action, observation) }
         ran.insert(.contactorSequencing)
 
         if due.every10ms {
@@ -122,8 +175,9 @@ public struct ControlLoop<Board: BMSBoard> {
             #endif
             var connected: OperatingMode? = nil
             if case .connected(let mode) = stateMachine.state { connected = mode }
+            let limitSOC = limitStateOfCharge()
             powerLimiter.update(measurements: measurements, cells: cellStatistics, temperatures: temperatureStatistics,
-                                stateOfCharge: limitStateOfCharge.discharge, chargeStateOfCharge: limitStateOfCharge.charge,
+                                stateOfCharge: limitSOC.discharge, chargeStateOfCharge: limitSOC.charge,
                                 faults: faultMonitor.status, connected: connected, configuration: configuration,
                                 dt: .milliseconds(10))
             ran.insert(.powerLimits)
@@ -170,6 +224,14 @@ public struct ControlLoop<Board: BMSBoard> {
 
     /// The pack's state of charge (fraction 0...1), or nil before it is known.
     public var stateOfCharge: Float? {
+        var copy = self
+        return copy.stateOfChargeInPlace()
+    }
+
+    /// `stateOfCharge`, read in place: the loop's own stages use this form, because a getter on
+    /// the loop copied the whole loop (16 KB) into the caller's frame on the Cortex-M
+    /// (Docs/firmware-budget.md); `mutating` only for that.
+    public mutating func stateOfChargeInPlace() -> Float? {
         #if BMS_NO_ESTIMATOR
         chargeBasedSOC.stateOfCharge
         #else
@@ -179,7 +241,8 @@ public struct ControlLoop<Board: BMSBoard> {
 
     /// The SOC the limits derate by: the weakest element's for discharge and the strongest's for
     /// charge (Docs/estimation.md); the pack's counted SOC for both without a cell model.
-    var limitStateOfCharge: (discharge: Float?, charge: Float?) {
+    /// (`mutating` only so that it reads the loop in place, as `stateOfChargeInPlace`.)
+    mutating func limitStateOfCharge() -> (discharge: Float?, charge: Float?) {
         #if !BMS_NO_ESTIMATOR
         if estimator.isEnabled { return (estimator.lowestStateOfCharge, estimator.highestStateOfCharge) }
         #endif
@@ -192,7 +255,9 @@ public struct ControlLoop<Board: BMSBoard> {
     /// Faults whose cause is present now: what the monitor sees, and a contactor fault while any
     /// contact is not reported open (everything is commanded open after a sequencing failure; a
     /// failed precharge leaves no cause behind, and the next attempt checks again).
-    var presentFaults: FaultSet {
+    /// `mutating` only so that it reads the loop in place: as a getter it copied the whole loop
+    /// (16 KB) into the caller's frame on the Cortex-M (Docs/firmware-budget.md).
+    mutating func presentFaults() -> FaultSet {
         var present = faultMonitor.status.warnings
         if case .failed(let fault) = sequencer.state, fault != .prechargeFailed {
             let f = contactorFeedback
@@ -221,14 +286,14 @@ public struct ControlLoop<Board: BMSBoard> {
     mutating func runStateMachine(_ o: ContactorSequencer.Observation) {
         let tripped = faultMonitor.status.tripped
         if !tripped.isEmpty {
-            apply(stateMachine.handle(.trip(tripped), present: presentFaults).action, o)
+            apply(stateMachine.handle(.trip(tripped), present: presentFaults()).action, o)
             faultMonitor.acknowledgeTrips()
         }
         while !requests.pending.isEmpty {
             let queued = requests.pending[0]
             for k in 1..<max(1, requests.pending.count) { requests.pending[k - 1] = requests.pending[k] }
             requests.pending.removeLast()
-            let (answer, action) = stateMachine.handle(.request(queued.request), present: presentFaults)
+            let (answer, action) = stateMachine.handle(.request(queued.request), present: presentFaults())
             answers &+= 1
             let given = answer ?? .accepted
             lastAnswer = AnsweredRequest(request: queued.request, answer: given, source: queued.source, sequence: answers)
@@ -249,7 +314,7 @@ public struct ControlLoop<Board: BMSBoard> {
         }
         let (commands, outcome) = sequencer.handle(event)
         issue(commands)
-        if outcome != .none { apply(stateMachine.handle(.sequencer(outcome), present: presentFaults).action, o) }
+        if outcome != .none { apply(stateMachine.handle(.sequencer(outcome), present: presentFaults()).action, o) }
     }
 
     /// Sends coil commands to the board; a failed command is counted (the sequencer notices the

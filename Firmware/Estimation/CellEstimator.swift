@@ -109,7 +109,7 @@ public struct CellEstimator: Sendable {
     }
 
     /// Starts the filter from a known SOC (e.g. one remembered across a power cycle).
-    public mutating func start(soc initial: Float, sigma: Float, tuning t: EstimatorTuning) {
+    public mutating func start(soc initial: Float, sigma: Float, tuning t: borrowing @_addressable EstimatorTuning) {
         soc = initial
         v1 = 0; v2 = 0; currentOffset = 0; hysteresis = 0
         p = InlineArray(repeating: 0)
@@ -126,7 +126,7 @@ public struct CellEstimator: Sendable {
     /// Starts the filter from one voltage reading at `current`: the SOC whose OCV matches the
     /// voltage less the instantaneous overpotential (the RC voltages are unknown: the
     /// uncertainty covers them).
-    public mutating func start(voltage: Float, current: Float, celsius given: Float, model: CellModelTable, tuning t: EstimatorTuning) {
+    public mutating func start(voltage: Float, current: Float, celsius given: Float, model: borrowing @_addressable CellModelTable, tuning t: borrowing @_addressable EstimatorTuning) {
         let celsius = CellEstimator.operating(given) ?? 25
         var soc = model.stateOfCharge(openCircuitVoltage: voltage, celsius: celsius)
         for _ in 0..<3 {       // the overpotential depends on the SOC a little
@@ -142,7 +142,7 @@ public struct CellEstimator: Sendable {
     /// terminal `voltage` (V) at its end, over `seconds`, at `celsius`, for a cell of
     /// `capacityAh`.
     public mutating func update(current measured: Float, voltage: Float, celsius: Float, seconds dt: Float,
-                                capacityAh: Float, model m: CellModelTable, tuning t: EstimatorTuning) {
+                                capacityAh: Float, model m: borrowing @_addressable CellModelTable, tuning t: borrowing @_addressable EstimatorTuning) {
         step(current: measured, voltage: voltage, celsius: celsius, seconds: dt, capacityAh: capacityAh, model: m, tuning: t)
     }
 
@@ -157,7 +157,7 @@ public struct CellEstimator: Sendable {
     /// the bound's growth with the charge counted.
     public mutating func step(current measured: Float, voltage: Float?, celsius given: Float, seconds dt: Float,
                               capacityAh: Float, capacityUncertainty: Float = 0, resistanceFactor rf: Float = 1,
-                              model m: CellModelTable, tuning t: EstimatorTuning) {
+                              model m: borrowing @_addressable CellModelTable, tuning t: borrowing @_addressable EstimatorTuning) {
         guard isStarted, dt > 0, capacityAh > 0, measured.isFinite else { return }
         if let usable = CellEstimator.operating(given) { lastCelsius = usable }
         let celsius = lastCelsius
@@ -223,8 +223,8 @@ public struct CellEstimator: Sendable {
 
     /// The measurement update with the terminal `voltage`; returns the SOC correction it made.
     mutating func correct(voltage: Float, current: Float, ocv: Float, slope: Float, soc socNow: Float, celsius: Float, cRate: Float,
-                          seconds dt: Float, capacityAh: Float, resistanceFactor rf: Float, model m: CellModelTable,
-                          tuning t: EstimatorTuning) -> Float {
+                          seconds dt: Float, capacityAh: Float, resistanceFactor rf: Float, model m: borrowing @_addressable CellModelTable,
+                          tuning t: borrowing @_addressable EstimatorTuning) -> Float {
         let eta = m.instantaneousOverpotential(current: current, soc: socNow, celsius: celsius)
         let predicted = ocv + m.hysteresisVoltage * hysteresis + rf * eta.volts + v1 + v2
         let h0 = slope, h1: Float = 1, h2: Float = 1, h3 = rf * eta.ohms
@@ -267,7 +267,7 @@ public struct CellEstimator: Sendable {
     /// The bound's drift and the displayed SOC after a step.
     /// Rest is judged on the measured current: the offset estimate must not decide it.
     mutating func finish(stored: Float, measured current: Float, slope: Float, socBefore: Float, correction: Float, seconds dt: Float,
-                         capacityAh: Float, capacityUncertainty: Float, tuning t: EstimatorTuning) {
+                         capacityAh: Float, capacityUncertainty: Float, tuning t: borrowing @_addressable EstimatorTuning) {
         let q = 3_600 * capacityAh
         // The bound's drift: grows with the charge counted and the offset's uncertainty; a long
         // rest where the OCV is steep enough re-anchors it.

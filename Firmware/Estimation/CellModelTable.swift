@@ -20,9 +20,30 @@ public struct CellParameterGrid: Sendable {
     public init(temperatures celsius: FixedList<8, Float>, value: (Float, Float) -> Float) {
         temperatures = celsius
         rowCelsius = InlineArray(repeating: 0)
-        rowCount = celsius.count
-        for row in 0..<celsius.count { rowCelsius[row] = celsius[row] }
+        rowCount = 0
         values = InlineArray(repeating: 0)
+        fill(temperatures: celsius, value: value)
+    }
+
+    /// A grid with one value everywhere.
+    public init(constant: Float) {
+        self.init(temperatures: CellParameterGrid.constantRows) { _, _ in constant }
+    }
+
+    /// The one row of a constant grid (25 °C).
+    static var constantRows: FixedList<8, Float> {
+        var rows = FixedList<8, Float>(filler: 0)
+        rows.append(25)
+        return rows
+    }
+
+    /// Refills this grid in place, as `init(temperatures:value:)` builds one (a board that keeps
+    /// its loop in static storage builds the cell model there, not in a stack frame).
+    public mutating func fill(temperatures celsius: FixedList<8, Float>, value: (Float, Float) -> Float) {
+        temperatures = celsius
+        rowCount = celsius.count
+        for row in 0..<8 { rowCelsius[row] = row < celsius.count ? celsius[row] : 0 }
+        for k in 0..<88 { values[k] = 0 }
         for row in 0..<celsius.count {
             for column in 0..<CellParameterGrid.socPoints {
                 values[row * CellParameterGrid.socPoints + column] = value(Float(column) / 10, celsius[row])
@@ -30,15 +51,13 @@ public struct CellParameterGrid: Sendable {
         }
     }
 
-    /// A grid with one value everywhere.
-    public init(constant: Float) {
-        var rows = FixedList<8, Float>(filler: 0)
-        rows.append(25)
-        self.init(temperatures: rows) { _, _ in constant }
+    /// Refills this grid in place with one value everywhere, as `init(constant:)`.
+    public mutating func fill(constant: Float) {
+        fill(temperatures: CellParameterGrid.constantRows) { _, _ in constant }
     }
 
     /// The value at `soc` (0…1) and `celsius`.
-    @inline(__always) public func value(soc: Float, celsius: Float) -> Float {
+    @inline(__always) @_addressableSelf public func value(soc: Float, celsius: Float) -> Float {
         let x = !(soc > 0) ? 0 : (soc >= 1 ? 10 : soc * 10)      // NaN counts as 0
         let column = min(Int(x), CellParameterGrid.socPoints - 2)
         let u = x - Float(column)
@@ -63,12 +82,13 @@ public struct CellParameterGrid: Sendable {
     }
 
     var isValid: Bool {
-        guard temperatures.count >= 1 else { return false }
-        for i in 1..<max(1, temperatures.count) where !(temperatures[i] > temperatures[i - 1]) { return false }
-        for i in 0..<(temperatures.count * CellParameterGrid.socPoints) where !(values[i] >= 0) || values[i] == Float.infinity {
-            return false
+        @_addressableSelf get {
+            let rows = rowCount, t = rowCelsius.span, g = values.span
+            guard rows >= 1 else { return false }
+            for i in 1..<max(1, rows) where !(t[i] > t[i - 1]) { return false }
+            for i in 0..<(rows * CellParameterGrid.socPoints) where !(g[i] >= 0) || g[i] == Float.infinity { return false }
+            return true
         }
-        return true
     }
 }
 
@@ -103,9 +123,7 @@ public struct CellModelTable: Sendable {
                 hysteresisVoltage: Float, hysteresisRate: Float, capacityAh: Float, coulombicEfficiency: Float,
                 minimumVoltage: Float, maximumVoltage: Float) {
         self.ocv = InlineArray(repeating: 0)
-        for i in 0..<CellModelTable.ocvPoints { self.ocv[i] = ocv(Float(i) / 100) }
         self.entropic = InlineArray(repeating: 0)
-        for i in 0..<11 { self.entropic[i] = entropic(Float(i) / 10) }
         self.r0 = r0
         self.exchangeCurrent = exchangeCurrent
         self.r1 = r1
@@ -118,11 +136,37 @@ public struct CellModelTable: Sendable {
         self.coulombicEfficiency = coulombicEfficiency
         self.minimumVoltage = minimumVoltage
         self.maximumVoltage = maximumVoltage
+        sample(ocv: ocv, entropic: entropic)
+    }
+
+    /// Samples `ocv(soc)` and `entropic(soc)` onto the tables in place (the circuit grids and the
+    /// scalars are set field by field, e.g. by `StandardPolicy.estimation(_:openCircuitVoltage:into:)`).
+    public mutating func sample(ocv: (Float) -> Float, entropic: (Float) -> Float) {
+        for i in 0..<CellModelTable.ocvPoints { self.ocv[i] = ocv(Float(i) / 100) }
+        for i in 0..<11 { self.entropic[i] = entropic(Float(i) / 10) }
+    }
+
+    /// Sets this model in place to the placeholder of a pack without one
+    /// (`StateEstimationConfiguration.idle()`'s).
+    mutating func setIdle() {
+        sample(ocv: { 3 + $0 }, entropic: { _ in 0 })
+        r0.fill(constant: 1)
+        exchangeCurrent.fill(constant: 1)
+        r1.fill(constant: 1)
+        tau1.fill(constant: 1)
+        r2.fill(constant: 1)
+        tau2.fill(constant: 1)
+        hysteresisVoltage = 0
+        hysteresisRate = 0
+        capacityAh = 1
+        coulombicEfficiency = 1
+        minimumVoltage = 2.5
+        maximumVoltage = 4.2
     }
 
     /// OCV (V) at `soc` and `celsius`, and its slope dOCV/dSOC (V per unit SOC). Beyond 0…1 the
     /// end segments are extended (an estimate may stray a little outside).
-    @inline(__always) public func openCircuitVoltage(soc: Float, celsius: Float) -> (voltage: Float, slope: Float) {
+    @inline(__always) @_addressableSelf public func openCircuitVoltage(soc: Float, celsius: Float) -> (voltage: Float, slope: Float) {
         let x = soc * 100
         let i = !(x > 0) ? 0 : (x >= 99 ? 99 : Int(x))
         let table = ocv.span, a = table[i], b = table[i + 1]
@@ -137,7 +181,7 @@ public struct CellModelTable: Sendable {
 
     /// The SOC (0…1) whose 25 °C-equivalent OCV is `voltage` at `celsius` (bisection over the
     /// increasing table; used to start an estimate from a rest voltage).
-    public func stateOfCharge(openCircuitVoltage voltage: Float, celsius: Float) -> Float {
+    @_addressableSelf public func stateOfCharge(openCircuitVoltage voltage: Float, celsius: Float) -> Float {
         var low: Float = 0, high: Float = 1
         for _ in 0..<24 {
             let mid = (low + high) / 2
@@ -148,7 +192,7 @@ public struct CellModelTable: Sendable {
 
     /// The instantaneous overpotential at `current` (A, + = charging): R0·i plus the charge
     /// transfer (2RT/F)·asinh(i/2I0), and its derivative with respect to the current (Ω).
-    public func instantaneousOverpotential(current: Float, soc: Float, celsius: Float) -> (volts: Float, ohms: Float) {
+    @_addressableSelf public func instantaneousOverpotential(current: Float, soc: Float, celsius: Float) -> (volts: Float, ohms: Float) {
         let r = r0.value(soc: soc, celsius: celsius)
         let i0 = max(exchangeCurrent.value(soc: soc, celsius: celsius), 1e-3)
         let twiceThermal = 2 * 8.617_333e-5 * (celsius + 273.15)               // 2RT/F (V)
@@ -159,8 +203,9 @@ public struct CellModelTable: Sendable {
     }
 
     /// Checks the model (a broken table would make every estimate wrong).
-    public func validate() throws(ConfigurationError) {
-        for i in 1..<CellModelTable.ocvPoints where !(ocv[i] > ocv[i - 1]) { throw .cellModelOutOfRange }
+    @_addressableSelf public func validate() throws(ConfigurationError) {
+        let table = ocv.span
+        for i in 1..<CellModelTable.ocvPoints where !(table[i] > table[i - 1]) { throw .cellModelOutOfRange }
         guard r0.isValid, exchangeCurrent.isValid, r1.isValid, tau1.isValid, r2.isValid, tau2.isValid,
               hysteresisVoltage >= 0, hysteresisRate >= 0, capacityAh > 0, coulombicEfficiency > 0.5, coulombicEfficiency <= 1,
               minimumVoltage < maximumVoltage else {

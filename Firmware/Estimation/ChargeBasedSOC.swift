@@ -19,8 +19,8 @@ public struct ChargeBasedSOC: Sendable {
     }
 
     /// Stage `stateOfCharge` (every 10 ms).
-    mutating func update(measurements m: Measurements, cellStatistics: PackStatistics<Millivolts>?,
-                         counter: CoulombCounter, bled: MilliampereSeconds, configuration c: PackConfiguration) {
+    mutating func update(measurements m: borrowing @_addressable Measurements, cellStatistics: PackStatistics<Millivolts>?,
+                         counter: CoulombCounter, bled: MilliampereSeconds, configuration c: borrowing @_addressable PackConfiguration) {
         if anchor == nil {
             // Anchor on the first tick at rest with every cell valid: mean cell voltage ≈ OCV.
             guard let current = m.pack.current.validValue, current.magnitude <= c.restCurrent,

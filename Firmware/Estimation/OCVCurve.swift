@@ -27,7 +27,7 @@ public struct OCVCurve: Sendable {
     }
 
     /// Checks that the curve spans SOC 0...1 with at least two strictly increasing points.
-    public func validate() throws(ConfigurationError) {
+    @_addressableSelf public func validate() throws(ConfigurationError) {
         guard points.count >= 2 else { throw .openCircuitVoltageTooFewPoints }
         guard points[0].socPermille == 0 && points[points.count - 1].socPermille == 1000 else {
             throw .openCircuitVoltageOutsideZeroToOne

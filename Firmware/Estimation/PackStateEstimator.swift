@@ -65,7 +65,31 @@ public struct StateEstimationConfiguration: Sendable {
             hysteresisVoltage: 0, hysteresisRate: 0, capacityAh: 1, coulombicEfficiency: 1, minimumVoltage: 2.5, maximumVoltage: 4.2))
     }
 
-    func validate() throws(ConfigurationError) {
+    /// Sets this configuration in place to `idle()`'s (no 3 KB temporary: a board that keeps its
+    /// loop in static storage builds the configuration there).
+    mutating func setIdle() {
+        cellModel.setIdle()
+        setDefaults()
+    }
+
+    /// Sets every field but the cell model to the defaults of `init` (a test checks that they agree).
+    mutating func setDefaults() {
+        tuning = EstimatorTuning()
+        relaxation = 420
+        capacityMinimumSpan = 0.4
+        capacityTemperatureWindow = 10...45
+        capacitySmoothing = 0.2
+        resistanceMinimumStepC = 0.3
+        resistanceMinimumVoltageStep = 0.015
+        resistanceSmoothing = 0.05
+        resistanceFirstSteps = 4
+        endOfLifeCapacity = 0.8
+        newCapacityUncertainty = 0.2
+        measuredCapacityUncertainty = 0.02
+        sensorElements = FixedList(filler: 0)
+    }
+
+    @_addressableSelf func validate() throws(ConfigurationError) {
         try cellModel.validate()
         let t = tuning
         guard t.voltageNoise > 0, t.voltageNoisePerC >= 0, t.voltageNoisePerStepC >= 0, t.stepMemory > 0, t.innovationWindow > 0,
@@ -139,8 +163,8 @@ public struct PackStateEstimator: Sendable {
     public private(set) var heldCelsius: Float = 25
     /// The configuration (held here so the per-tick calls pass nothing large), and whether the
     /// pack has one (without, the estimator stays idle and every figure stays nil).
-    public let configuration: StateEstimationConfiguration
-    public let isEnabled: Bool
+    public private(set) var configuration: StateEstimationConfiguration
+    public private(set) var isEnabled: Bool
 
     /// An estimator for `cellCount` elements; idle when `configuration` is nil.
     public init(cellCount: Int, configuration given: StateEstimationConfiguration?) {
@@ -148,6 +172,28 @@ public struct PackStateEstimator: Sendable {
         configuration = c
         isEnabled = given != nil
         elements = PerCell(repeating: ElementEstimate(capacityAh: c.cellModel.capacityAh), count: cellCount)
+    }
+
+    /// Sets this estimator up in place as `init(cellCount:configuration:)` does: when `enabled`,
+    /// with the configuration `build` writes over `StateEstimationConfiguration.idle()`'s values;
+    /// otherwise idle (no cell model). For a loop in static storage: nothing large is built in a
+    /// stack frame. The caller validates the configuration.
+    mutating func setUp(cellCount: Int, enabled: Bool, estimation build: (inout StateEstimationConfiguration) -> Void) {
+        configuration.setIdle()
+        if enabled { build(&configuration) }
+        isEnabled = enabled
+        elements.removeAll()
+        for _ in 0..<cellCount { elements.append(ElementEstimate(capacityAh: configuration.cellModel.capacityAh)) }
+        stateOfCharge = nil
+        bound = nil
+        lowestStateOfCharge = nil
+        highestStateOfCharge = nil
+        equivalentFullCycles = 0
+        lastChargeNanocoulombs = 0
+        isStarted = false
+        turn = 0
+        trend = (0, 0, 0, 0, 0)
+        heldCelsius = 25
     }
 
     // Integer → Float conversions go through Int: the generic one walks the integer's words
@@ -163,8 +209,8 @@ public struct PackStateEstimator: Sendable {
     /// its own last 100 ms, its latest voltage and the mean temperature); then the pack figures
     /// and, at the end of a long enough rest, the capacity. Spreading the elements over the 10 ms
     /// slots keeps the work per slot small (Docs/estimation.md has the cost).
-    mutating func update(measurements m: Measurements, temperatures: PackStatistics<DeciCelsius>?, counter: CoulombCounter,
-                         bled: PerCell<Int32>, seconds period: Float) {
+    mutating func update(measurements m: borrowing @_addressable Measurements, temperatures: PackStatistics<DeciCelsius>?, counter: CoulombCounter,
+                         bled: borrowing @_addressable PerCell<Int32>, seconds period: Float) {
         guard isEnabled else { return }
         if let t = temperatures { heldCelsius = Float(Int(t.mean.rawValue)) / 10 }
         let charge = counter.netChargeNanocoulombs
@@ -201,7 +247,7 @@ public struct PackStateEstimator: Sendable {
     /// Gives element `i` the temperature of its nearest sensor with a valid reading (by position
     /// in the string), or the sensors' mean (`heldCelsius`) when the sensors' places are not known
     /// or none is valid. Done on the element's turn: nothing reads it in between.
-    mutating func assignTemperature(_ i: Int, _ m: Measurements) {
+    mutating func assignTemperature(_ i: Int, _ m: borrowing @_addressable Measurements) {
         let places = configuration.sensorElements
         var best = -1, bestDistance = Int.max
         for j in 0..<min(places.count, m.cells.temperatures.count) where m.cells.temperatures[j].validValue != nil {
@@ -218,7 +264,7 @@ public struct PackStateEstimator: Sendable {
 
     /// Element `i`'s turn: its filter step, a resistance measurement when the current changed
     /// enough since its last turn, and a relaxed point at the end of a rest.
-    mutating func step(_ i: Int, measurements m: Measurements, sampled: Float?, charge: Int64, bled: Int32, seconds dt: Float) {
+    mutating func step(_ i: Int, measurements m: borrowing @_addressable Measurements, sampled: Float?, charge: Int64, bled: Int32, seconds dt: Float) {
         assignTemperature(i, m)
         let celsius = elements[i].celsius
         let elementCoulombs = Float(approximating: charge &- elements[i].lastChargeNanocoulombs) * 1e-9
@@ -289,36 +335,36 @@ public struct PackStateEstimator: Sendable {
               elements[i].resistanceUpdates > 0 || rest >= configuration.tuning.anchorRest,
               configuration.capacityTemperatureWindow.contains(celsius) else { return }
         elements[i].restUsed = true
-        let c = configuration, model = c.cellModel
         let filter = elements[i].filter
         // The slow RC branch's remaining relaxation, from the rest's own voltage: with an early
         // sample the exponential (the model's τ2) is extrapolated to its end; without one (a
         // long rest) the filter's RC voltages are taken off.
         var relaxed = voltage - filter.v1 - filter.v2
         let early = elements[i].earlyRestVoltage, gap = rest - elements[i].earlyRestSeconds
-        if early != 0 && gap >= 60 && rest < c.tuning.anchorRest {
-            let decay = FloatMath.exp(-gap / max(model.tau2.value(soc: filter.soc, celsius: celsius), 1))
+        if early != 0 && gap >= 60 && rest < configuration.tuning.anchorRest {
+            let decay = FloatMath.exp(-gap / max(configuration.cellModel.tau2.value(soc: filter.soc, celsius: celsius), 1))
             relaxed = voltage - filter.v1 + (voltage - early) * decay / (1 - decay)
         }
-        relaxed -= model.hysteresisVoltage * filter.hysteresis
-        let soc = model.stateOfCharge(openCircuitVoltage: relaxed, celsius: celsius)
-        guard model.openCircuitVoltage(soc: soc, celsius: celsius).slope >= c.tuning.anchorSlope else { return }
+        relaxed -= configuration.cellModel.hysteresisVoltage * filter.hysteresis
+        let soc = configuration.cellModel.stateOfCharge(openCircuitVoltage: relaxed, celsius: celsius)
+        guard configuration.cellModel.openCircuitVoltage(soc: soc, celsius: celsius).slope >= configuration.tuning.anchorSlope else { return }
         let point = (soc: soc, chargeAs: elements[i].chargeAs)
         if let anchor = elements[i].anchor {
             let span = point.soc - anchor.soc
             let spanMagnitude = span < 0 ? -span : span
-            if spanMagnitude >= c.capacityMinimumSpan {
+            if spanMagnitude >= configuration.capacityMinimumSpan {
                 let measuredAh = (point.chargeAs - anchor.chargeAs) / span / 3_600
                 // A capacity outside half to 1.5 times new is a measurement gone wrong, not a cell.
-                if measuredAh > 0.5 * model.capacityAh && measuredAh < 1.5 * model.capacityAh {
+                let newAh = configuration.cellModel.capacityAh
+                if measuredAh > 0.5 * newAh && measuredAh < 1.5 * newAh {
                     if elements[i].capacityUpdates == 0 {
                         elements[i].capacityAh = measuredAh
                     } else {
-                        let weight = min(1, c.capacitySmoothing * spanMagnitude)
+                        let weight = min(1, configuration.capacitySmoothing * spanMagnitude)
                         elements[i].capacityAh += weight * (measuredAh - elements[i].capacityAh)
                     }
                     if elements[i].capacityUpdates < .max { elements[i].capacityUpdates += 1 }
-                    recordTrend(model)
+                    recordTrend()
                 }
             } else if elements[i].throughputSinceAnchorAs <= 2 * 3_600 * elements[i].capacityAh {
                 return      // too close to the old point: keep it (its charge count is still trusted)
@@ -331,8 +377,8 @@ public struct PackStateEstimator: Sendable {
     }
 
     /// Adds the present mean capacity SOH to the trend the remaining useful life extrapolates.
-    mutating func recordTrend(_ model: CellModelTable) {
-        let y = meanCapacityHealth(model), x = equivalentFullCycles
+    mutating func recordTrend() {
+        let y = meanCapacityHealth(), x = equivalentFullCycles
         trend.n += 1; trend.x += x; trend.y += y; trend.xx += x * x; trend.xy += x * y
     }
 
@@ -353,22 +399,39 @@ public struct PackStateEstimator: Sendable {
         bound = widest
     }
 
-    /// Capacity SOH (fraction of new) of the weakest element and the mean over elements.
+    // The queries below read the estimator in place: the loop's own calls (the 1 s CAN frames)
+    // use the `mutating` forms, because a getter or `func` on this 9 KB struct copied it into
+    // the caller's frame on the Cortex-M (Docs/firmware-budget.md). The public forms are for
+    // readers outside the loop (the harness) and work on a copy.
+
+    /// Capacity SOH (fraction of new) of the weakest element.
     public var capacityHealth: Float {
-        let model = configuration.cellModel
+        var copy = self
+        return copy.capacityHealthInPlace()
+    }
+
+    mutating func capacityHealthInPlace() -> Float {
+        let newAh = configuration.cellModel.capacityAh
         var lowest: Float = 2
-        for i in 0..<elements.count { lowest = min(lowest, elements[i].capacityAh / model.capacityAh) }
+        for i in 0..<elements.count { lowest = min(lowest, elements[i].capacityAh / newAh) }
         return elements.count > 0 ? lowest : 1
     }
 
-    func meanCapacityHealth(_ model: CellModelTable) -> Float {
+    /// The mean capacity SOH over elements.
+    mutating func meanCapacityHealth() -> Float {
+        let newAh = configuration.cellModel.capacityAh
         var sum: Float = 0
-        for i in 0..<elements.count { sum += elements[i].capacityAh / model.capacityAh }
+        for i in 0..<elements.count { sum += elements[i].capacityAh / newAh }
         return elements.count > 0 ? sum / Float(elements.count) : 1
     }
 
     /// Resistance SOH: the highest element's factor (1 = as new).
     public var resistanceHealth: Float {
+        var copy = self
+        return copy.resistanceHealthInPlace()
+    }
+
+    mutating func resistanceHealthInPlace() -> Float {
         var highest: Float = 0
         for i in 0..<elements.count { highest = max(highest, elements[i].resistanceFactor) }
         return highest
@@ -394,32 +457,45 @@ public struct PackStateEstimator: Sendable {
     /// element's estimated resistance (the RC branches at their steady state), and which
     /// element that is. Nil before the filters start.
     public func usableCharge(atDischarge current: Float, celsius: Float? = nil) -> (ampereHours: Float, element: Int)? {
-        let c = configuration
+        var copy = self
+        return copy.usableChargeInPlace(atDischarge: current, celsius: celsius)
+    }
+
+    mutating func usableChargeInPlace(atDischarge current: Float, celsius: Float? = nil) -> (ampereHours: Float, element: Int)? {
         guard elements.count > 0, elements[0].filter.isStarted else { return nil }
-        let model = c.cellModel
+        let minimumVoltage = configuration.cellModel.minimumVoltage
         var best: (ampereHours: Float, element: Int)? = nil
         for i in 0..<elements.count {
-            let e = elements[i], t = celsius ?? e.celsius
-            func loaded(_ soc: Float) -> Float {
-                let r = (model.r1.value(soc: soc, celsius: t) + model.r2.value(soc: soc, celsius: t)) * current
-                let eta = model.instantaneousOverpotential(current: -current, soc: soc, celsius: t).volts
-                return model.openCircuitVoltage(soc: soc, celsius: t).voltage + e.resistanceFactor * (eta - r)
-                    - model.hysteresisVoltage
-            }
+            let t = celsius ?? elements[i].celsius, factor = elements[i].resistanceFactor, soc = elements[i].filter.soc
             // The SOC at which the loaded voltage reaches the minimum (bisection; it rises with SOC).
-            var low: Float = -0.1, high = max(e.filter.soc, -0.1)
-            if loaded(high) <= model.minimumVoltage {
+            var low: Float = -0.1, high = max(soc, -0.1)
+            if PackStateEstimator.loadedVoltage(configuration.cellModel, soc: high, celsius: t, current: current, resistanceFactor: factor)
+                <= minimumVoltage {
                 low = high
             } else {
                 for _ in 0..<24 {
                     let mid = (low + high) / 2
-                    if loaded(mid) > model.minimumVoltage { high = mid } else { low = mid }
+                    if PackStateEstimator.loadedVoltage(configuration.cellModel, soc: mid, celsius: t, current: current,
+                                                        resistanceFactor: factor) > minimumVoltage {
+                        high = mid
+                    } else {
+                        low = mid
+                    }
                 }
             }
-            let ampereHours = max(0, e.filter.soc - (low + high) / 2) * e.capacityAh
+            let ampereHours = max(0, soc - (low + high) / 2) * elements[i].capacityAh
             if let b = best, b.ampereHours <= ampereHours { continue }
             best = (ampereHours, i)
         }
         return best
+    }
+
+    /// An element's terminal voltage (V) at `soc` under a steady discharge `current` (A, > 0):
+    /// the OCV less the instantaneous and the settled RC overpotentials, scaled by its resistance.
+    static func loadedVoltage(_ model: borrowing @_addressable CellModelTable, soc: Float, celsius t: Float, current: Float,
+                              resistanceFactor: Float) -> Float {
+        let r = (model.r1.value(soc: soc, celsius: t) + model.r2.value(soc: soc, celsius: t)) * current
+        let eta = model.instantaneousOverpotential(current: -current, soc: soc, celsius: t).volts
+        return model.openCircuitVoltage(soc: soc, celsius: t).voltage + resistanceFactor * (eta - r) - model.hysteresisVoltage
     }
 }

@@ -23,18 +23,18 @@ public struct FailureCount: Equatable, Sendable {
 ///   good value keeps standing in until it is older than `measurementTimeout`, then it is `.stale`.
 public struct Measurements: Sendable {
     /// Validated cell voltages and temperatures (index 0 = most negative cell / first sensor).
-    public private(set) var cells: CellMonitorReadings
+    public private(set) var cells = CellMonitorReadings(cellCount: 0, temperatureSensorCount: 0)
     /// Validated pack current (positive = charging) and pack/link voltages.
-    public private(set) var pack: PackSensorReadings
+    public private(set) var pack = PackSensorReadings(current: Reading(.zero, status: .notMeasured))
     /// When each validated reading was last refreshed by a good measurement.
-    var cellVoltageRefreshed: PerCell<Instant>
-    var temperatureRefreshed: PerTemperatureSensor<Instant>
-    var currentRefreshed: Instant
-    var packVoltageRefreshed: Instant
-    var linkVoltageRefreshed: Instant
+    var cellVoltageRefreshed = PerCell<Instant>(filler: .origin)
+    var temperatureRefreshed = PerTemperatureSensor<Instant>(filler: .origin)
+    var currentRefreshed = Instant.origin
+    var packVoltageRefreshed = Instant.origin
+    var linkVoltageRefreshed = Instant.origin
     /// What the devices delivered this tick, before validation.
-    var raw: CellMonitorReadings
-    var rawPack: PackSensorReadings
+    var raw = CellMonitorReadings(cellCount: 0, temperatureSensorCount: 0)
+    var rawPack = PackSensorReadings(current: Reading(.zero, status: .notMeasured))
     /// After validation: cell channels that are implausible or faulty (open wire, channel fault),
     /// cell channels with no current value (stale, never measured), and temperature sensors that
     /// are not valid. Counted here, in the one pass validation makes anyway.
@@ -44,9 +44,15 @@ public struct Measurements: Sendable {
     public private(set) var cellMonitorFailures = FailureCount()
     public private(set) var currentSensorFailures = FailureCount()
     /// Pack and link voltages are plausible from −1 V up to the stack of plausible cell maxima.
-    let plausibleStackVoltage: ClosedRange<Millivolts>
+    var plausibleStackVoltage = Millivolts(-1_000)...Millivolts(0)
 
-    init(configuration: PackConfiguration) {
+    init(configuration: borrowing @_addressable PackConfiguration) {
+        reset(configuration: configuration)
+    }
+
+    /// Sets the measurements up for `configuration`: nothing measured yet. In place, so that a loop
+    /// in static storage does not build them in a stack frame first.
+    mutating func reset(configuration: borrowing @_addressable PackConfiguration) {
         plausibleStackVoltage = Millivolts(-1_000)...Millivolts(
             configuration.plausibleCellVoltage.upperBound.rawValue * Int32(truncatingIfNeeded: configuration.cellCount))
         cells = CellMonitorReadings(cellCount: configuration.cellCount,
@@ -60,6 +66,11 @@ public struct Measurements: Sendable {
         currentRefreshed = .origin
         packVoltageRefreshed = .origin
         linkVoltageRefreshed = .origin
+        badCellChannels = 0
+        staleCellChannels = 0
+        invalidTemperatureSensors = 0
+        cellMonitorFailures = FailureCount()
+        currentSensorFailures = FailureCount()
     }
 
     /// Stage `sample`, first half: reads the cell monitor. A failed read leaves every raw cell
@@ -85,11 +96,13 @@ public struct Measurements: Sendable {
     }
 
     /// Stage `validate`: applies the plausibility and staleness rules to this tick's raw readings.
-    mutating func validate(now: Instant, configuration c: PackConfiguration) {
-        let timeout = c.measurementTimeout
+    mutating func validate(now: Instant, configuration c: borrowing @_addressable PackConfiguration) {
+        // Locals: a borrowed parameter cannot be captured by the closures below.
+        let timeout = c.measurementTimeout, plausibleCellVoltage = c.plausibleCellVoltage
+        let plausibleTemperature = c.plausibleTemperature
         var bad = 0, stale = 0, invalidTemperatures = 0
         cells.cellVoltages.update(paired: &cellVoltageRefreshed, from: &raw.cellVoltages) { validated, refreshed, reading in
-            Self.update(&validated, refreshed: &refreshed, with: reading, plausible: c.plausibleCellVoltage, now: now, timeout: timeout)
+            Self.update(&validated, refreshed: &refreshed, with: reading, plausible: plausibleCellVoltage, now: now, timeout: timeout)
             switch validated.status {
             case .valid: break
             case .stale, .notMeasured: stale += 1
@@ -97,7 +110,7 @@ public struct Measurements: Sendable {
             }
         }
         cells.temperatures.update(paired: &temperatureRefreshed, from: &raw.temperatures) { validated, refreshed, reading in
-            Self.update(&validated, refreshed: &refreshed, with: reading, plausible: c.plausibleTemperature, now: now, timeout: timeout)
+            Self.update(&validated, refreshed: &refreshed, with: reading, plausible: plausibleTemperature, now: now, timeout: timeout)
             if validated.status != .valid { invalidTemperatures += 1 }
         }
         badCellChannels = bad

@@ -52,7 +52,7 @@ public struct PackStatistics<Value: IntegerQuantity>: Equatable, Sendable {
 
     /// Statistics over the valid readings, or nil when none is valid. Values must be validated
     /// (within the configured plausible ranges), which keeps the sums far from overflow.
-    public init?<let capacity: Int>(of readings: FixedList<capacity, Reading<Value>>) {
+    public init?<let capacity: Int>(of readings: borrowing @_addressable FixedList<capacity, Reading<Value>>) {
         var minimumIndex = -1, maximumIndex = -1
         var minimum = Int32.max, maximum = Int32.min
         var sum: Int32 = 0

@@ -98,9 +98,9 @@ public struct PowerLimiter: Sendable {
     /// Stage `powerLimits` (every 10 ms). `connected` is the mode the contactors are closed for
     /// (nil: open, every limit zero). `stateOfCharge` derates discharge (the weakest element's,
     /// when known) and `chargeStateOfCharge` charge (the strongest's; nil: the same as discharge).
-    mutating func update(measurements m: Measurements, cells: PackStatistics<Millivolts>?,
+    mutating func update(measurements m: borrowing @_addressable Measurements, cells: PackStatistics<Millivolts>?,
                          temperatures: PackStatistics<DeciCelsius>?, stateOfCharge: Float?, chargeStateOfCharge: Float? = nil,
-                         faults: FaultStatus, connected: OperatingMode?, configuration c: PackConfiguration, dt: Microseconds) {
+                         faults: FaultStatus, connected: OperatingMode?, configuration c: borrowing @_addressable PackConfiguration, dt: Microseconds) {
         let p = c.powerLimits, protection = c.protection
         estimateHeating(measurements: m, cells: cells, configuration: p, seconds: Float(Int(dt.saturatedInt32)) / 1_000_000)
         var target = PowerLimits()
@@ -154,8 +154,8 @@ public struct PowerLimiter: Sendable {
     }
 
     /// Advances each cell's estimated excess temperature by `seconds`.
-    mutating func estimateHeating(measurements m: Measurements, cells stats: PackStatistics<Millivolts>?,
-                                  configuration p: PowerLimitConfiguration, seconds: Float) {
+    mutating func estimateHeating(measurements m: borrowing @_addressable Measurements, cells stats: PackStatistics<Millivolts>?,
+                                  configuration p: borrowing @_addressable PowerLimitConfiguration, seconds: Float) {
         let amperes = Float(Int(m.pack.current.validValue?.rawValue ?? 0)) / 1_000
         // The mean over valid cells; heat only counts with every cell valid.
         let allValid = stats.map { $0.invalidCount == 0 } ?? false
@@ -178,7 +178,7 @@ public struct PowerLimiter: Sendable {
 
     /// Discharge falls linearly to zero below the derating SOC; charge above its SOC.
     /// `soc` derates discharge; `charging` (default: `soc`) derates charge. Unknown: no derating.
-    static func socFactors(_ soc: Float?, _ p: PowerLimitConfiguration, charging: Float? = nil) -> (charge: Float, discharge: Float) {
+    static func socFactors(_ soc: Float?, _ p: borrowing @_addressable PowerLimitConfiguration, charging: Float? = nil) -> (charge: Float, discharge: Float) {
         let low = Float(Int(p.dischargeDerateBelowSOCPermille)), high = Float(Int(p.chargeDerateAboveSOCPermille))
         var discharge: Float = 1, charge: Float = 1
         if let soc, low > 0 { discharge = min(1, max(0, soc * 1_000 / low)) }
@@ -189,7 +189,7 @@ public struct PowerLimiter: Sendable {
     /// 1 inside the maximum-operating temperatures, falling linearly to 0 at the recommended-
     /// safety ones (hot and cold, charge and discharge windows).
     /// `excess` (deci-K) is added to the hottest sensor (the estimated hottest cell).
-    static func temperatureFactors(_ t: PackStatistics<DeciCelsius>?, _ p: ProtectionConfiguration,
+    static func temperatureFactors(_ t: PackStatistics<DeciCelsius>?, _ p: borrowing @_addressable ProtectionConfiguration,
                                    excess: Int32 = 0) -> (charge: Float, discharge: Float) {
         guard let t else { return (1, 1) }
         func factor(_ value: Int32, _ limit: TieredLimit) -> Float {

@@ -117,11 +117,11 @@ public struct FaultMonitor: Sendable {
     var allTemperatureSensors = PlausibilityTracker()
     var current = PlausibilityTracker(), sumOfCells = PlausibilityTracker(), stuck = PlausibilityTracker()
     /// Temperature history for the rate of rise: one sample per second per sensor (deci-°C).
-    var history: FixedList<21, PerTemperatureSensor<Int16>>
+    var history = FixedList<21, PerTemperatureSensor<Int16>>(filler: PerTemperatureSensor(filler: 0))
     /// Stuck-channel detection: each cell's last value and since when it has not changed, and
     /// since when the current has been above the stuck-detection current.
-    var lastValue: PerCell<Int32>
-    var unchangedSince: PerCell<Int64>
+    var lastValue = PerCell<Int32>(filler: 0)
+    var unchangedSince = PerCell<Int64>(filler: never)
     var flowingSince = never
     /// Cells whose readings are suspect (a stuck channel): balancing leaves them alone.
     public private(set) var suspectCells = CellSet()
@@ -130,20 +130,39 @@ public struct FaultMonitor: Sendable {
     public private(set) var status = FaultStatus()
 
     init(cellCount: Int, temperatureSensorCount: Int) {
-        history = FixedList(filler: PerTemperatureSensor(repeating: 0, count: temperatureSensorCount))
+        reset(cellCount: cellCount, temperatureSensorCount: temperatureSensorCount)
+    }
+
+    /// Sets the monitor up for the pack: nothing seen yet. In place, so that a loop in static
+    /// storage does not build the 1.6–1.8 KB monitor in a stack frame first.
+    mutating func reset(cellCount: Int, temperatureSensorCount: Int) {
+        overvoltage = TieredTracker(); undervoltage = TieredTracker()
+        overtemperatureCharge = TieredTracker(); overtemperatureDischarge = TieredTracker()
+        undertemperatureCharge = TieredTracker(); undertemperatureDischarge = TieredTracker()
+        overcurrentCharge = TieredTracker(); overcurrentDischarge = TieredTracker()
+        riseRate = TieredTracker()
+        implausible = PlausibilityTracker(); stale = PlausibilityTracker(); temperatureSensor = PlausibilityTracker()
+        allTemperatureSensors = PlausibilityTracker()
+        current = PlausibilityTracker(); sumOfCells = PlausibilityTracker(); stuck = PlausibilityTracker()
+        history.removeAll()
         lastValue = PerCell(repeating: 0, count: cellCount)
         unchangedSince = PerCell(repeating: never, count: cellCount)
+        flowingSince = never
+        suspectCells = CellSet()
+        fastestRise = 0
+        status = FaultStatus()
     }
 
     /// The 1 ms checks: cell voltages, currents, temperatures (from the latest 100 ms statistics)
     /// and the plausibility rules.
-    mutating func evaluate(now: Instant, measurements m: Measurements, cells: PackStatistics<Millivolts>?,
-                           temperatures: PackStatistics<DeciCelsius>?, configuration c: PackConfiguration) {
+    mutating func evaluate(now: Instant, measurements m: borrowing @_addressable Measurements, cells: PackStatistics<Millivolts>?,
+                           temperatures: PackStatistics<DeciCelsius>?, configuration c: borrowing @_addressable PackConfiguration) {
         let p = c.protection
         overvoltage.update(cells?.maximum.rawValue, p.cellOvervoltage, now: now)
         undervoltage.update(cells?.minimum.rawValue, p.cellUndervoltage, now: now)
         let current = m.pack.current.validValue
-        let charging = current.map { $0 > c.restCurrent } ?? false
+        let restCurrent = c.restCurrent       // (a borrowed parameter cannot be captured by the closure)
+        let charging = current.map { $0 > restCurrent } ?? false
         let hottest = temperatures.map { Int32($0.maximum.rawValue) }, coldest = temperatures.map { Int32($0.minimum.rawValue) }
         overtemperatureCharge.update(charging ? hottest : nil, p.overtemperatureCharge, now: now)
         overtemperatureDischarge.update(charging ? nil : hottest, p.overtemperatureDischarge, now: now)
@@ -175,7 +194,7 @@ public struct FaultMonitor: Sendable {
     }
 
     /// The 100 ms checks: stuck cell-voltage channels.
-    mutating func evaluateStuck(now: Instant, measurements m: Measurements, configuration c: PackConfiguration) {
+    mutating func evaluateStuck(now: Instant, measurements m: borrowing @_addressable Measurements, configuration c: borrowing @_addressable PackConfiguration) {
         let p = c.protection, t = now.microsecondsSinceOrigin
         let flowing = m.pack.current.validValue.map { $0.magnitude >= p.stuckCurrent } ?? false
         if !flowing { flowingSince = never } else if flowingSince == never { flowingSince = t }
@@ -197,7 +216,7 @@ public struct FaultMonitor: Sendable {
     }
 
     /// The 1 s checks: temperature rate of rise over the configured window.
-    mutating func evaluateRise(now: Instant, measurements m: Measurements, configuration c: PackConfiguration) {
+    mutating func evaluateRise(now: Instant, measurements m: borrowing @_addressable Measurements, configuration c: borrowing @_addressable PackConfiguration) {
         var sample = PerTemperatureSensor<Int16>(repeating: Int16.min, count: m.cells.temperatures.count)
         for i in m.cells.temperatures.indices where m.cells.temperatures[i].isValid {
             sample[i] = m.cells.temperatures[i].value.rawValue
@@ -224,7 +243,7 @@ public struct FaultMonitor: Sendable {
 
     /// Sets `status` from the trackers. (Mutating so that it runs on `self` in place: a
     /// non-mutating method on this 1.9 KB struct copied it on every tick.)
-    mutating func conclude(now: Instant, configuration c: PackConfiguration) {
+    mutating func conclude(now: Instant, configuration c: borrowing @_addressable PackConfiguration) {
         let p = c.protection
         var s = FaultStatus()
         func tiered(_ id: FaultID, _ tracker: TieredTracker, _ limit: TieredLimit) {

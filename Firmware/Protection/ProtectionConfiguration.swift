@@ -183,7 +183,7 @@ public struct ProtectionConfiguration: Sendable {
         }
     }
 
-    func validate() throws(ConfigurationError) {
+    @_addressableSelf func validate() throws(ConfigurationError) {
         // (No array literals here: they allocate, and this compiles without allocation.)
         guard cellOvervoltage.isOrdered, cellUndervoltage.isOrdered, overtemperatureCharge.isOrdered,
               overtemperatureDischarge.isOrdered, undertemperatureCharge.isOrdered, undertemperatureDischarge.isOrdered,

@@ -82,16 +82,16 @@ func linearElement(r0: Float = 0.02, minimumVoltage: Float = 2.5, tau2: Float = 
         // cycles, 1,900 after the present 100. Unknown with one point, or without a fade.
         let c = linearElement()
         var e = PackStateEstimator(cellCount: 2, configuration: c)
-        e.recordTrend(c.cellModel)
+        e.recordTrend()
         #expect(e.remainingCycles == nil)
         e.equivalentFullCycles = 100
         for i in 0..<2 { e.elements[i].capacityAh = 9.9 }
-        e.recordTrend(c.cellModel)
+        e.recordTrend()
         #expect(abs((e.remainingCycles ?? 0) - 1_900) < 1)
         var flat = PackStateEstimator(cellCount: 2, configuration: c)
-        flat.recordTrend(c.cellModel)
+        flat.recordTrend()
         flat.equivalentFullCycles = 100
-        flat.recordTrend(c.cellModel)
+        flat.recordTrend()
         #expect(flat.remainingCycles == nil)
     }
 

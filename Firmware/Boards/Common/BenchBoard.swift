@@ -138,21 +138,30 @@ struct BenchBoard: BMSBoard {
     mutating func timestamp() -> Instant { clock }
 }
 
-/// The bench pack's configuration (a 5 Ah NMC cell; the same policy the harness derives).
-func benchConfiguration() -> PackConfiguration {
+/// The bench cell's OCV curve.
+func benchOCVCurve() -> OCVCurve {
     var ocv = OCVCurve()
     for i in 0..<11 { ocv.append(socPermille: Int32(truncatingIfNeeded: i) * 100, voltage: Millivolts(BenchPack.ocvTable[i])) }
+    return ocv
+}
+
+/// The bench pack's configuration (a 5 Ah NMC cell; the same policy the harness derives), written
+/// in place into `c` (the loop's own configuration), every field.
+func benchConfiguration(into c: inout PackConfiguration) {
     let ratings = benchRatings()
-    return PackConfiguration(
-        cellCount: BenchPack.cellCount, temperatureSensorCount: 4,
-        ratedCapacity: .milliampereHours(5_000),
-        plausibleCellVoltage: Millivolts(500)...Millivolts(5_000),
-        plausibleTemperature: DeciCelsius(-400)...DeciCelsius(1_200),
-        plausibleCurrent: Milliamperes(-500_000)...Milliamperes(500_000),
-        measurementTimeout: .milliseconds(100), openCircuitVoltage: ocv, restCurrent: Milliamperes(500),
-        protection: StandardPolicy.protection(ratings),
-        contactors: StandardPolicy.contactors(ratings, breakCurrent: Milliamperes(150_000)),
-        powerLimits: StandardPolicy.powerLimits(ratings), balancing: StandardPolicy.balancing(ratings))
+    c.cellCount = BenchPack.cellCount
+    c.temperatureSensorCount = 4
+    c.ratedCapacity = .milliampereHours(5_000)
+    c.plausibleCellVoltage = Millivolts(500)...Millivolts(5_000)
+    c.plausibleTemperature = DeciCelsius(-400)...DeciCelsius(1_200)
+    c.plausibleCurrent = Milliamperes(-500_000)...Milliamperes(500_000)
+    c.measurementTimeout = .milliseconds(100)
+    c.openCircuitVoltage = benchOCVCurve()
+    c.restCurrent = Milliamperes(500)
+    c.protection = StandardPolicy.protection(ratings)
+    c.contactors = StandardPolicy.contactors(ratings, breakCurrent: Milliamperes(150_000))
+    c.powerLimits = StandardPolicy.powerLimits(ratings)
+    c.balancing = StandardPolicy.balancing(ratings)
 }
 
 /// A 5 Ah NMC cell: 4.2 V / 2.5 V, 1C charge, 3C continuous and 4C peak discharge.
@@ -164,14 +173,16 @@ func benchRatings() -> ElementRatings {
         heatCapacity: 70, thermalConductance: 0.35)
 }
 
-/// The bench pack's state estimation: its own circuit (2 mΩ, no RC branches) on its OCV curve.
-func benchEstimation() -> StateEstimationConfiguration {
+/// The bench pack's state estimation: its own circuit (2 mΩ, no RC branches) on its OCV curve,
+/// written in place into `c` (the loop's own configuration: 3 KB that must not be built in a
+/// stack frame on the Cortex-M).
+func benchEstimation(into c: inout StateEstimationConfiguration) {
     var circuit = benchRatings()
     circuit.r0Milliohms = 2
     circuit.r1Milliohms = 0
     circuit.r2Milliohms = 0
     circuit.resistanceRisePerKelvinBelow25 = 0
-    return StandardPolicy.estimation(circuit, openCircuitVoltage: benchConfiguration().openCircuitVoltage)
+    StandardPolicy.estimation(circuit, openCircuitVoltage: benchOCVCurve(), into: &c)
 }
 
 /// What a bench run reports.
@@ -199,31 +210,66 @@ struct BenchSummary {
     var dischargeLimit: Int32 = 0
 }
 
-/// Runs the loop for `ticks` milliseconds of bench time.
-@inline(never)
-func runBench(ticks: UInt32) -> BenchSummary? {
-    #if BMS_NO_ESTIMATOR
-    guard var loop = try? ControlLoop(board: BenchBoard(), configuration: benchConfiguration()) else { return nil }
-    #else
-    guard var loop = try? ControlLoop(board: BenchBoard(), configuration: benchConfiguration(), estimation: benchEstimation()) else { return nil }
-    #endif
-    var n: UInt32 = 0
-    _ = loop.submit(.drive)             // the vehicle asks to drive: precharge, then the mains close
-    while n < ticks {
-        loop.board.cellMonitor.pack.advance()
-        // Current flows through the closed mains only; the link follows the pack once the
-        // precharge path or the mains are closed (an ideal precharge).
-        let f = loop.board.contactors.feedbackState
-        let mains = f.mainPositive == .closed && f.mainNegative == .closed
-        loop.board.currentSensor.current = mains ? loop.board.cellMonitor.pack.current : .zero
-        var packmV: Int32 = 0
-        for i in 0..<BenchPack.cellCount { packmV &+= loop.board.cellMonitor.pack.cellVoltage(i).rawValue }
-        loop.board.currentSensor.packVoltage = Millivolts(packmV)
-        loop.board.currentSensor.linkVoltage = f.mainNegative == .closed && (mains || f.precharge == .closed) ? Millivolts(packmV) : .zero
-        loop.board.clock = loop.board.clock + ControlLoopTiming.tickPeriod
-        loop.tick(now: loop.board.clock)
-        n &+= 1
+/// Static storage for the bench's loop (.bss, zeroed at reset), owned by the image's entry point:
+/// a loop this size must not live in a stack frame (Docs/firmware-budget.md). Sized per build
+/// with a little room to grow; `benchLoop` stops the image with the size it needs when the loop
+/// outgrows it.
+#if BMS_16_CELLS
+typealias BenchStorage = InlineArray<1600, UInt64>          // 12,800 B (the loop: 12,325 B on the M4F)
+#elseif _pointerBitWidth(_64)
+typealias BenchStorage = InlineArray<2112, UInt64>          // 16,896 B (the loop: 16,637 B on x86_64)
+#else
+typealias BenchStorage = InlineArray<2048, UInt64>          // 16,384 B (the loop: 16,293 B on the M4F)
+#endif
+nonisolated(unsafe) var benchStorage = BenchStorage(repeating: 0)
+
+/// The bench's loop, in `benchStorage`.
+var benchLoop: UnsafeMutablePointer<ControlLoop<BenchBoard>> {
+    if MemoryLayout<ControlLoop<BenchBoard>>.size > MemoryLayout<BenchStorage>.size {
+        keyValue("loop_state_bytes_needed", MemoryLayout<ControlLoop<BenchBoard>>.size)
+        fatalError("benchStorage is too small for the loop")
     }
+    return withUnsafeMutablePointer(to: &benchStorage) {
+        UnsafeMutableRawPointer($0).bindMemory(to: ControlLoop<BenchBoard>.self, capacity: 1)
+    }
+}
+
+/// Sets the bench's loop up in place; false when the configuration is rejected.
+@inline(never)
+func startBench() -> Bool {
+    do throws(ConfigurationError) {
+        #if BMS_NO_ESTIMATOR
+        try benchLoop.pointee.setUp(board: BenchBoard(), configuration: { benchConfiguration(into: &$0) })
+        #else
+        try benchLoop.pointee.setUp(board: BenchBoard(), configuration: { benchConfiguration(into: &$0) },
+                                    estimation: { benchEstimation(into: &$0) })
+        #endif
+    } catch {
+        return false
+    }
+    return true
+}
+
+/// One bench millisecond: the pack moves on, the sensors latch, the loop ticks.
+@inline(never)
+func benchTick(_ loop: inout ControlLoop<BenchBoard>) {
+    loop.board.cellMonitor.pack.advance()
+    // Current flows through the closed mains only; the link follows the pack once the
+    // precharge path or the mains are closed (an ideal precharge).
+    let f = loop.board.contactors.feedbackState
+    let mains = f.mainPositive == .closed && f.mainNegative == .closed
+    loop.board.currentSensor.current = mains ? loop.board.cellMonitor.pack.current : .zero
+    var packmV: Int32 = 0
+    for i in 0..<BenchPack.cellCount { packmV &+= loop.board.cellMonitor.pack.cellVoltage(i).rawValue }
+    loop.board.currentSensor.packVoltage = Millivolts(packmV)
+    loop.board.currentSensor.linkVoltage = f.mainNegative == .closed && (mains || f.precharge == .closed) ? Millivolts(packmV) : .zero
+    loop.board.clock = loop.board.clock + ControlLoopTiming.tickPeriod
+    loop.tick(now: loop.board.clock)
+}
+
+/// What the bench reports about `loop` after `n` ticks.
+@inline(never)
+func benchSummary(_ loop: inout ControlLoop<BenchBoard>, ticks n: UInt32) -> BenchSummary {
     var s = BenchSummary()
     s.ticks = n
     if let stats = loop.cellStatistics {
@@ -232,7 +278,7 @@ func runBench(ticks: UInt32) -> BenchSummary? {
         s.minimumCellIndex = stats.minimumIndex
         s.maximumCellIndex = stats.maximumIndex
     }
-    if let soc = loop.stateOfCharge { s.socPermilleEstimated = Int32(soc * 1_000) }
+    if let soc = loop.stateOfChargeInPlace() { s.socPermilleEstimated = Int32(soc * 1_000) }
     s.socPermilleTrue = loop.board.cellMonitor.pack.chargemAs / (BenchPack.capacitymAs / 1_000)
     s.watchdogFeeds = loop.board.watchdog.feeds
     s.overruns = UInt32(truncatingIfNeeded: loop.timing.overruns)
@@ -241,4 +287,18 @@ func runBench(ticks: UInt32) -> BenchSummary? {
     s.latchedFaults = loop.stateMachine.latched.bits
     s.dischargeLimit = loop.powerLimits.discharge2s.rawValue
     return s
+}
+
+/// Runs the loop for `ticks` milliseconds of bench time.
+@inline(never)
+func runBench(ticks: UInt32) -> BenchSummary? {
+    guard startBench() else { return nil }
+    var n: UInt32 = 0
+    let loop = benchLoop
+    _ = loop.pointee.submit(.drive)             // the vehicle asks to drive: precharge, then the mains close
+    while n < ticks {
+        benchTick(&loop.pointee)
+        n &+= 1
+    }
+    return benchSummary(&loop.pointee, ticks: n)
 }
