@@ -231,6 +231,12 @@ public struct CANLinkedBoard<Link: CANBus>: BMSBoard {
         return true
     }
 
+    /// Whether the cell monitor, the current sensor and the contactor feedback have each sent a
+    /// frame that was not taken yet (the SBC deployment waits for them before its first tick).
+    public var measurementNodesHeard: Bool {
+        cellMonitor.voltagesFresh && currentSensor.currentFresh && contactors.latestAt != nil
+    }
+
     /// After the tick: BMS_IOCommand when the coils or bleed switches changed or 10 ms passed.
     public mutating func sendCommands(now: Instant) {
         guard let frame = io.frame(coils: contactors.coils, balancing: cellMonitor.balancing, now: now) else { return }

@@ -4,18 +4,27 @@
 import Firmware
 import HAL
 
-/// A link fed by its owner (a log being replayed, a test): frames queued for receive; sends
-/// always succeed (the owner reads what was sent from the board's bus).
+/// A link fed by its owner (a log being replayed, a wire in a test): frames queued for receive;
+/// sends always succeed and are kept in `sent` when `keepsSent` (the owner takes them).
 public struct QueueLink: CANBus {
     var incoming: [CANFrame] = []
     var next = 0
-    public init() {}
+    public var keepsSent = false
+    public private(set) var sent: [CANFrame] = []
+    public init(keepsSent: Bool = false) { self.keepsSent = keepsSent }
+    /// The frames sent since the last call.
+    public mutating func takeSent() -> [CANFrame] {
+        defer { sent.removeAll(keepingCapacity: true) }
+        return sent
+    }
     /// Queues `frame` to be received.
     public mutating func deliver(_ frame: CANFrame) {
         if next == incoming.count { incoming.removeAll(keepingCapacity: true); next = 0 }
         incoming.append(frame)
     }
-    public mutating func send(_ frame: CANFrame) throws(LinkFailure) {}
+    public mutating func send(_ frame: CANFrame) throws(LinkFailure) {
+        if keepsSent { sent.append(frame) }
+    }
     public mutating func receive() throws(LinkFailure) -> CANFrame? {
         guard next < incoming.count else { return nil }
         defer { next += 1 }
