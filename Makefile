@@ -197,14 +197,14 @@ clean:
 	rm -rf $(BUILD) .build
 
 # ------------------------------------------------------------------------------ CAN codecs
-# Firmware/CAN/Generated/CANMatrix.swift from Fixtures/bms.dbc. The generator is compiled on its
+# Firmware/CAN/Generated/CANMatrix.swift and the message matrix of Docs/can.md from Fixtures/bms.dbc. The generator is compiled on its
 # own (the DBC reader, the generator and a main), so a broken generated file never stops it.
 CODEGEN_SRC := $(sort $(wildcard HostHarness/HostHarness/DBC/*.swift)) HostHarness/HostHarness/Support/HarnessError.swift HostHarness/Scripts/codegen/main.swift
 $(BUILD)/codegen: $(CODEGEN_SRC)
 	@mkdir -p $(@D)
 	$(SWIFTC) -O -module-name Codegen $(CODEGEN_SRC) -o $@
 codegen: $(BUILD)/codegen
-	$(BUILD)/codegen Fixtures/bms.dbc Firmware/CAN/Generated/CANMatrix.swift
+	$(BUILD)/codegen Fixtures/bms.dbc Firmware/CAN/Generated/CANMatrix.swift Docs/can.md
 
 # cantools strict mode plus the project's DBC conventions (can-tooling.md §7.3) on Fixtures/bms.dbc.
 # Sets up cantools in .build-tools/venv on first use (python3-venv from apt-get when missing).
