@@ -2,7 +2,8 @@
 #
 #   make run     the main job: the firmware against the virtual pack (no hardware needed)
 #   make test    every test: SwiftPM tests, the Embedded builds (x86_64 and Cortex-M4F, both
-#                -no-allocations), the forbidden-symbol audit and the no-allocation proof
+#                -no-allocations), the forbidden-symbol audit, the no-allocation proof and the
+#                real-SocketCAN tests in a user-mode Linux guest (can-vm-test)
 #   make help    all targets
 #
 # The Embedded builds call swiftc/clang/ld.lld directly (SwiftPM's per-target Embedded flag
@@ -48,12 +49,12 @@ M4F_CFLAGS  := --target=armv7em-none-eabi -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfl
 # Symbols that would mean a heap (or the stack protector's runtime) somewhere in an image.
 FORBIDDEN := ^(malloc|calloc|realloc|free|posix_memalign|aligned_alloc|swift_allocObject|swift_slowAlloc|__stack_chk_fail|__stack_chk_guard)$$
 
-.PHONY: codegen accuracy bench-estimator bench-pack reaction-times bench-power-limits bench-balancing bench-protection validate-pack cell-models help run build test swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof \
+.PHONY: can-vm-test golden bench-can codegen accuracy bench-estimator bench-pack reaction-times bench-power-limits bench-balancing bench-protection validate-pack cell-models help run build test swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof \
         firmware-size tools clean
 
 help:
 	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
-	@echo "other targets: accuracy bench-estimator bench-pack bench-protection reaction-times bench-power-limits bench-balancing validate-pack cell-models build swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof firmware-size clean"
+	@echo "other targets: can-vm-test golden bench-can accuracy bench-estimator bench-pack bench-protection reaction-times bench-power-limits bench-balancing validate-pack cell-models build swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof firmware-size clean"
 
 # ------------------------------------------------------------------------------ main job
 run:
@@ -111,7 +112,7 @@ cell-models: $(HARNESS)
 	$(HARNESS) cell fit --datasets $(DATASETS)
 
 # -------------------------------------------------------------------------------- tests
-test: swift-test embedded audit no-allocation-proof
+test: swift-test embedded audit no-allocation-proof can-vm-test
 	@echo "make test: all passed"
 
 swift-test:
@@ -198,17 +199,41 @@ clean:
 	rm -rf $(BUILD) .build
 
 # ------------------------------------------------------------------------------ CAN codecs
-# Firmware/CAN/Generated/CANMatrix.swift from Fixtures/bms.dbc. The generator is compiled on its
+# Firmware/CAN/Generated/CANMatrix.swift and the message matrix of Docs/can.md from Fixtures/bms.dbc. The generator is compiled on its
 # own (the DBC reader, the generator and a main), so a broken generated file never stops it.
 CODEGEN_SRC := $(sort $(wildcard HostHarness/HostHarness/DBC/*.swift)) HostHarness/HostHarness/Support/HarnessError.swift HostHarness/Scripts/codegen/main.swift
 $(BUILD)/codegen: $(CODEGEN_SRC)
 	@mkdir -p $(@D)
 	$(SWIFTC) -O -module-name Codegen $(CODEGEN_SRC) -o $@
 codegen: $(BUILD)/codegen
-	$(BUILD)/codegen Fixtures/bms.dbc Firmware/CAN/Generated/CANMatrix.swift
+	$(BUILD)/codegen Fixtures/bms.dbc Firmware/CAN/Generated/CANMatrix.swift Docs/can.md
 
 # cantools strict mode plus the project's DBC conventions (can-tooling.md §7.3) on Fixtures/bms.dbc.
 # Sets up cantools in .build-tools/venv on first use (python3-venv from apt-get when missing).
 .PHONY: dbc-lint
 dbc-lint:
 	$(SCRIPTS)/dbc-lint.sh Fixtures/bms.dbc
+
+# ------------------------------------------------------------------- CAN: real bus, golden, bench
+# The real-SocketCAN tests, inside a user-mode Linux guest with vcan0 (HostHarness/Scripts/
+# run-in-can-vm.sh installs user-mode-linux, kmod and can-utils with apt-get when missing): the
+# SocketCAN suites, `run` and `pack` as two processes over vcan0, cansend/candump/canplayer
+# interop. The commands run as the release build (1 ms ticks on the guest's one emulated CPU).
+can-vm-test: $(HARNESS)
+	$(SWIFT) build --build-tests
+	SWIFTBMS_HARNESS=$(CURDIR)/$(HARNESS) $(SCRIPTS)/run-in-can-vm.sh -t 900 -- \
+	  $$($(SWIFT) build --show-bin-path)/SwiftBMSPackageTests.xctest --testing-library swift-testing --no-parallel \
+	  --filter 'SocketCANOpenTests|SocketCANVMTests|CANVMTests'
+
+# Re-records the replay golden files (Fixtures/golden/). Recording fails the test run on purpose;
+# review the diff and commit it with the change that explains it.
+golden:
+	-SWIFTBMS_RECORD_GOLDEN=1 $(SWIFT) test --filter theReplayOfTheFaultScenarioMatchesItsGoldenFile
+	@git diff --stat -- Fixtures/golden
+
+# CAN log parsing and replay throughput on a 1-million-frame log: 218 s of delivery-hour written
+# by simulate --can-log (1,003,457 frames, 73 MB), then replay --compare --bench (Docs/can.md).
+bench-can: $(HARNESS)
+	@mkdir -p out/bench-can
+	$(HARNESS) simulate --scenario delivery-hour --duration 218s --out out/bench-can --can-log out/bench-can/delivery-hour.log > /dev/null
+	$(HARNESS) replay out/bench-can/delivery-hour.log --scenario delivery-hour --compare --bench --out out/bench-can/replayed.log

@@ -46,6 +46,14 @@ enum Matrix {
             """)
     }
 
+    @Test func theMatrixInDocsCANIsWhatTheGeneratorMakesFromTheDBC() throws {
+        let path = try Matrix.root().appendingPathComponent(DBCMatrixDocument.documentPath).path
+        let committed = try String(contentsOfFile: path, encoding: .utf8)
+        let upToDate = committed == (try DBCMatrixDocument.updating(committed, with: try Matrix.dbc()))
+        #expect(upToDate, "the message matrix in \(DBCMatrixDocument.documentPath) is not what Fixtures/bms.dbc generates: run `make codegen`")
+        #expect(committed.contains("| `0x110` | BMS_Status | BMS | 8 B | 100 ms | P01 (CRC-8, counter 0…14) | – |"))
+    }
+
     @Test func everyDBCMessageHasACodecAndTheMatrixKnowsExactlyTheDBCIdentifiers() throws {
         let dbc = try Matrix.dbc()
         let generated = try String(contentsOfFile: try Matrix.root().appendingPathComponent(DBCCodeGenerator.outputPath).path, encoding: .utf8)

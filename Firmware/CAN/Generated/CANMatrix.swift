@@ -18,6 +18,16 @@ public enum CANMatrix {
         default: return false
         }
     }
+
+    /// Whether the BMS sends this message (its DBC transmitter is BMS); every other message
+    /// is an input to the firmware.
+    public static func isSentByBMS(_ id: CANIdentifier) -> Bool {
+        guard !id.isExtended else { return false }
+        switch id.rawValue {
+        case 0x0B0, 0x100, 0x101, 0x102, 0x110, 0x111, 0x112, 0x113, 0x120, 0x121, 0x122, 0x123, 0x130, 0x131, 0x140, 0x141, 0x142: return true
+        default: return false
+        }
+    }
 }
 
 extension CANMatrix {

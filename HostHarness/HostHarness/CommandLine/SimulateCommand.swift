@@ -13,7 +13,7 @@ public enum SimulateCommand: HarnessCommand {
         OptionSpec("seed", value: "N", help: "Seed for every random draw (default: the scenario's)."),
         OptionSpec("duration", value: "D", help: "Simulated time, e.g. 90s, 30m, 1h, 1h30m, 2d (default: the scenario's)."),
         OptionSpec("out", value: "DIR", help: "Folder for the outputs (default: out/simulate/SCENARIO-seedN)."),
-        OptionSpec("can-log", value: "FILE", help: "Also write the CAN traffic (firmware outputs and vehicle-controller requests) as a candump log; about 400 frames per simulated second, 1.4 GB for a day."),
+        OptionSpec("can-log", value: "FILE", help: "Also write the CAN traffic as a candump log: the firmware's frames, the vehicle controller's requests, and the measurement frames the cell monitor, current sensor and contactor feedback would send over CAN (so that `replay` can run the log again); about 5,500 frames and 330 kB per simulated second."),
         OptionSpec("bench", help: "Also print the speed figures as name=value lines (for make bench-pack)."),
     ]
 

@@ -37,6 +37,16 @@ public enum DBCCodeGenerator {
                 default: return false
                 }
             }
+
+            /// Whether the BMS sends this message (its DBC transmitter is BMS); every other message
+            /// is an input to the firmware.
+            public static func isSentByBMS(_ id: CANIdentifier) -> Bool {
+                guard !id.isExtended else { return false }
+                switch id.rawValue {
+                case \(dbc.messages.filter { !$0.isExtended && $0.transmitter == "BMS" }.map { hex($0.id) }.joined(separator: ", ")): return true
+                default: return false
+                }
+            }
         }
 
         """

@@ -1,6 +1,6 @@
-// The bus traffic of a simulation as a candump log (`simulate --can-log FILE`): every frame the
-// firmware sent and every frame it was sent, timestamped with simulated time (seconds from the
-// start of the run), written exactly as `candump -L` writes them.
+// A candump log written in chunks: the bus traffic of a simulation (`simulate --can-log FILE`:
+// every frame the firmware sent and every frame it was sent, timestamped with simulated time) or
+// the firmware's outputs of a replay, written exactly as `candump -L` writes them.
 import Foundation
 import HAL
 
@@ -23,11 +23,15 @@ public struct CANTrafficLog {
         buffer.reserveCapacity(1 << 20)
     }
 
-    /// Appends one frame seen at simulated time `time`.
+    /// Appends one frame seen at simulated time `time` (seconds from the start of the run).
     public mutating func record(_ frame: CANFrame, at time: Instant) {
         let us = UInt64(max(0, time.microsecondsSinceOrigin))
-        let logged = LoggedFrame(timestamp: .init(seconds: us / 1_000_000, microseconds: UInt32(us % 1_000_000)),
-                                 interface: interface, content: .frame(frame), direction: nil)
+        append(LoggedFrame(timestamp: .init(seconds: us / 1_000_000, microseconds: UInt32(us % 1_000_000)),
+                           interface: interface, content: .frame(frame), direction: nil))
+    }
+
+    /// Appends one line as it is.
+    public mutating func append(_ logged: LoggedFrame) {
         CandumpWriter.append(logged, to: &buffer)
         frames += 1
         if buffer.count >= 1 << 20 { flush() }

@@ -28,47 +28,29 @@ public struct SimulationSample: Equatable, Sendable {
     public var faults: String
 }
 
-/// The firmware running against a virtual pack.
+/// The firmware running against a virtual pack, in one process: the pack's world on one side
+/// of a VirtualBoard, the control loop on the other.
 public struct Simulation {
-    public private(set) var scenario: Scenario
-    public private(set) var pack: VirtualPack
-    public private(set) var sensors: PackSensors
+    public private(set) var world: PackWorld
     public var loop: ControlLoop<VirtualBoard>
-    public private(set) var now = Instant.origin
-    public private(set) var load: LoadController
-    /// The balancing command the pack's bleed resistors follow.
-    var bleeding = BalancingCommand.off
-    /// Ticks since the vehicle controller last looked at the BMS state (it does every 100 ms).
-    var sinceRequestCheck = 0
-    /// The pack resistance a charger would estimate (Ω): Σ(R0 + R1) at 25 °C, 50 % SOC.
-    let packResistance: Double
-    var sinceSlowStep: Int64 = 0
-    /// The vehicle controller's E2E counter for VCU_Request.
-    var requestCounter: UInt8 = 0
     /// Where the bus traffic goes (`simulate --can-log`): every frame in both directions, in
     /// candump format, timestamped with simulated time. Nil: not logged (the frames are dropped).
     public var canLog: CANTrafficLog? = nil
+    /// For the log: what the measurement nodes and the BMS's I/O command would carry if the
+    /// pack and the firmware met over CAN (what `replay` needs to run the log again).
+    var rigFrames = (measurements: MeasurementTransmitter(), io: IOCommandSchedule())
 
-    /// Random streams, so that adding draws to one never shifts another.
-    enum Stream: UInt64 { case packSpread = 1, load = 2, sensors = 3 }
+    public var scenario: Scenario { world.scenario }
+    public var pack: VirtualPack { world.pack }
+    public var sensors: PackSensors { world.sensors }
+    public var now: Instant { world.now }
+    public var load: LoadController { world.load }
 
     /// The scenario's pack as built (the same cells for the same seed, with or without firmware).
-    public static func makePack(_ scenario: Scenario) -> VirtualPack {
-        var spread = SplitMix64(seed: scenario.seed).derived(stream: Stream.packSpread.rawValue)
-        return VirtualPack(design: scenario.pack, faults: scenario.faults, random: &spread)
-    }
+    public static func makePack(_ scenario: Scenario) -> VirtualPack { PackWorld.makePack(scenario) }
 
     public init(scenario: Scenario) throws(HarnessError) {
-        self.scenario = scenario
-        let root = SplitMix64(seed: scenario.seed)
-        pack = Simulation.makePack(scenario)
-        var sensorRandom = root.derived(stream: Stream.sensors.rawValue)
-        sensors = PackSensors(design: scenario.pack.sensors, pack: scenario.pack, random: &sensorRandom)
-        let model = scenario.pack.cellModel
-        let packCapacityAh = model.ratedCapacityAh * Double(scenario.pack.parallelCount)
-        load = scenario.load.makeController(packCapacityAh: packCapacityAh, random: root.derived(stream: Stream.load.rawValue))
-        packResistance = Double(scenario.pack.seriesCount) / Double(scenario.pack.parallelCount)
-            * (model.seriesResistance.value(stateOfCharge: 0.5, temperatureCelsius: 25) + model.r1.value(stateOfCharge: 0.5, temperatureCelsius: 25))
+        world = PackWorld(scenario: scenario)
         let configuration = try FirmwareSetup.configuration(for: scenario.pack)
         let board = VirtualBoard(cellCount: scenario.pack.seriesCount, temperatureSensorCount: scenario.pack.temperatureSensorCells.count)
         do {
@@ -76,123 +58,70 @@ public struct Simulation {
         } catch {
             throw HarnessError("the firmware rejected the configuration: \(error.explanation)")
         }
-        sensors.refreshFaults(scenario.faults, at: now)
-        applyBoardFaults()
+        applyPeripheralFaults()
         sense()
     }
 
     /// Replaces the load from now on: a benchmark forks a simulation (it is a value: a copy is a
     /// second, independent world) and drives the copy differently.
     public mutating func switchLoad(to profile: LoadProfile, obeysLimits: Bool) {
-        scenario.load = profile
-        scenario.loadObeysLimits = obeysLimits
-        let packCapacityAh = scenario.pack.cellModel.ratedCapacityAh * Double(scenario.pack.parallelCount)
-        load = profile.makeController(packCapacityAh: packCapacityAh, random: SplitMix64(seed: scenario.seed).derived(stream: Stream.load.rawValue))
+        world.switchLoad(to: profile, obeysLimits: obeysLimits)
+    }
+
+    /// What the world sees of the firmware.
+    var bmsOutputs: BMSOutputs {
+        BMSOutputs(limits: loop.powerLimits, displayedStateOfCharge: loop.stateOfCharge, state: loop.stateMachine.state)
     }
 
     /// Runs one tick: the contacts move, the load draws what the contactors and the BMS's limits
     /// let it for 1 ms, the sensors latch what the pack shows, then the firmware ticks at the end
     /// of that millisecond.
     public mutating func step() {
-        let period = ControlLoopTiming.tickPeriod
-        loop.board.contactors.advance(to: now)
-        let limits = loop.powerLimits
-        let path = linkPath(loop.board.contactors.positions)
-        let context = LoadContext(time: now, packVoltage: pack.packVoltage, seriesCount: scenario.pack.seriesCount,
-                                  packResistance: packResistance, displayedStateOfCharge: loop.stateOfCharge.map(Double.init),
-                                  chargeLimit: scenario.loadObeysLimits ? Double(limits.charge2s.rawValue) / 1_000 : nil)
-        let demand = load.current(context)
-        let current: Double
-        switch path {
-        case .closed:
-            // The load and the charger obey the 2 s limits (a rogue one, in fault scenarios, does not).
-            current = scenario.loadObeysLimits
-                ? min(Double(limits.charge2s.rawValue) / 1_000, max(-Double(limits.discharge2s.rawValue) / 1_000, demand))
-                : demand
-        case .precharging: current = pack.prechargeCurrent
-        case .open: current = 0
-        }
-        pack.advance(current: current, dt: period, linkCurrentPath: path)
-        now = now + period
-        sinceSlowStep += period.rawValue
-        if sinceSlowStep >= 100_000 {
-            sensors.followTemperatures(pack, seconds: Double(sinceSlowStep) * 1e-6)
-            sensors.refreshFaults(scenario.faults, at: now)
-            applyBoardFaults()
-            sinceSlowStep = 0
-        }
+        if world.advance(contactors: &loop.board.contactors, bms: bmsOutputs) { applyPeripheralFaults() }
         sense()
+        let now = world.now
         loop.board.clock = now
-        sinceRequestCheck += 1
-        if sinceRequestCheck >= 100 {
-            sinceRequestCheck = 0
-            requestWhatTheLoadNeeds()
+        if canLog != nil { logMeasurementFrames() }
+        if let request = world.vehicleRequest(bmsState: loop.stateMachine.state), let arriving = world.throughBus(request) {
+            loop.board.canBus.deliver(arriving)
+            canLog?.record(arriving, at: now)
         }
         loop.tick(now: now)
         if !loop.board.canBus.sent.isEmpty {
             if canLog != nil { for frame in loop.board.canBus.sent { canLog!.record(frame, at: now) } }
             loop.board.canBus.clearSent()
         }
-        if loop.board.cellMonitor.balancing != bleeding {
-            bleeding = loop.board.cellMonitor.balancing
-            pack.setBleed(cells: bleeding.cells, ohms: VirtualCellMonitor.bleedResistance)
+        if canLog != nil, let frame = rigFrames.io.frame(coils: loop.board.contactors.commanded,
+                                                         balancing: loop.board.cellMonitor.balancing, now: now) {
+            canLog!.record(frame, at: now)
         }
+        world.follow(balancing: loop.board.cellMonitor.balancing)
     }
 
-    /// How the load side is connected: through both mains, through the precharge path (main
-    /// negative and precharge), or not at all.
-    func linkPath(_ p: ContactorFeedback) -> VirtualPack.LinkPath {
-        guard p.mainNegative == .closed else { return .open }
-        if p.mainPositive == .closed { return .closed }
-        return p.precharge == .closed ? .precharging : .open
-    }
-
-    /// The vehicle controller (or charger) side of the CAN protocol, every 100 ms: a VCU_Request
-    /// frame asking for the mode the load needs, through standby when it changes, and no request
-    /// otherwise. It never requests a reset: a latched fault keeps the pack open for the rest of
-    /// the run, as it would on the road.
-    mutating func requestWhatTheLoadNeeds() {
-        let wanted = load.wantedMode
-        var request = CANMatrix.StateRequest.noRequest
-        switch (loop.stateMachine.state, wanted) {
-        case (.standby, .some(let mode)):
-            request = mode == .drive ? .drive : .charge
-        case (.connecting(let mode), _), (.connected(let mode), _):
-            if wanted != mode { request = .standby }
-        case (.standby, nil), (.disconnecting, _), (.error, _):
-            break
+    /// Logs this millisecond's measurement frames as the nodes would send them.
+    mutating func logMeasurementFrames() {
+        let now = world.now
+        var log = canLog!
+        canLog = nil   // one owner of the buffer while it grows
+        rigFrames.measurements.send(cells: loop.board.cellMonitor.latched, pack: loop.board.currentSensor.latched,
+                                     feedback: loop.board.contactors.reported, faults: world.peripheralFaults) { frame in
+            log.record(frame, at: now)
         }
-        var frame = CANMatrix.VCURequest()
-        frame.stateRequest = request.rawValue
-        frame.counter = requestCounter
-        requestCounter = requestCounter == 14 ? 0 : requestCounter + 1
-        let encoded = frame.encode()
-        loop.board.canBus.deliver(encoded)
-        canLog?.record(encoded, at: now)
+        canLog = log
     }
 
     mutating func sense() {
-        sensors.senseCells(pack.hot, into: &loop.board.cellMonitor.latched)
-        loop.board.currentSensor.latched = sensors.sensePack(current: pack.current, packVoltage: pack.packVoltage,
-                                                             linkVoltage: pack.linkVoltage)
+        loop.board.currentSensor.latched = world.sense(cells: &loop.board.cellMonitor.latched)
     }
 
-    /// Peripheral faults the board itself shows: a silent front end, welded or stuck contactors.
-    mutating func applyBoardFaults() {
-        loop.board.cellMonitor.failure = sensors.frontEndTimedOut ? VirtualFailure(kind: .timeout) : nil
-        loop.board.currentSensor.failure = nil
-        var forced = ContactorFeedback(), hidden = ContactorFeedback()
-        for fault in scenario.faults where fault.severity(at: now) > 0 {
-            switch fault.kind {
-            case .contactorWeldedBehindFeedback(let c): hidden[c] = .closed
-            case .currentSensorTimeout: loop.board.currentSensor.failure = VirtualFailure(kind: .timeout)
-            case .contactorWelded(let c): forced[c] = .closed
-            case .contactorFailsToClose(let c): forced[c] = .open
-            default: break
-            }
-        }
-        loop.board.contactors.forced = forced
-        loop.board.contactors.weldedBehindFeedback = hidden
+    /// Peripheral faults the board itself shows: a silent front end or current sensor, welded or
+    /// stuck contactors.
+    mutating func applyPeripheralFaults() {
+        let faults = world.peripheralFaults
+        loop.board.cellMonitor.failure = faults.frontEndTimedOut ? VirtualFailure(kind: .timeout) : nil
+        loop.board.currentSensor.failure = faults.currentSensorTimedOut ? VirtualFailure(kind: .timeout) : nil
+        loop.board.contactors.forced = faults.forced
+        loop.board.contactors.weldedBehindFeedback = faults.weldedBehindFeedback
     }
 
     /// What the pack and the firmware show now.

@@ -19,7 +19,8 @@ public struct VirtualCellMonitor: CellMonitor {
     public private(set) var balancing = BalancingCommand.off
     /// Passive balancing: 8 channels at once, a 39 Ω bleed resistor per cell (95 mA at 3.7 V).
     public static let bleedResistance = 39.0
-    public var balancingCapability: BalancingCapability { .passive(maximumChannels: 8, bleedCurrent: Milliamperes(95)) }
+    public static let capability = BalancingCapability.passive(maximumChannels: 8, bleedCurrent: Milliamperes(95))
+    public var balancingCapability: BalancingCapability { VirtualCellMonitor.capability }
 
     public init(cellCount: Int, temperatureSensorCount: Int) {
         latched = CellMonitorReadings(cellCount: cellCount, temperatureSensorCount: temperatureSensorCount)
