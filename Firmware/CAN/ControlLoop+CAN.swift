@@ -54,6 +54,21 @@ extension ControlLoop {
         }
         if can.requestTimeout && can.connectionOwner == source { can.requestTimeout = false }
         if raw == CANMatrix.StateRequest.noRequest.rawValue || raw == CANMatrix.StateRequest.sna.rawValue { return }
+        if raw == CANMatrix.StateRequest.shutdown.rawValue {
+            // The vehicle is switching off: open the contactors (through standby), checkpoint,
+            // then StateSaved in BMS_Status says power may go (Docs/persistence.md).
+            guard source == .vehicleController else {
+                can.answer(raw, from: source, with: .unauthorised)
+                return
+            }
+            persistence.requestShutdown()
+            switch stateMachine.state {
+            case .connecting, .connected: _ = requests.submit(.standby, from: source)
+            case .standby, .disconnecting, .error: break
+            }
+            can.answer(raw, from: source, with: .accepted)
+            return
+        }
         guard let request = BMSRequest(rawValue: raw) else {
             can.countIntegrityError()
             can.answer(raw, from: source, with: .outOfRange)
@@ -261,6 +276,7 @@ extension ControlLoop {
         m.balancingActive = balancer.active.isEmpty ? 0 : 1
         m.powerDerated = status.derating.isEmpty ? 0 : 1
         m.requestTimeout = can.requestTimeout ? 1 : 0
+        m.stateSaved = persistence.stateSaved ? 1 : 0
         m.integrityErrors = UInt8(truncatingIfNeeded: min(can.integrityErrors, 254))
         m.stateReason = 0
         let latched = stateMachine.latched.bits

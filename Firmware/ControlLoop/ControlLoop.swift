@@ -34,7 +34,7 @@ public struct ControlLoop<Board: BMSBoard> {
     /// The stages the latest tick ran.
     public private(set) var lastTickStages = StageSet()
     public private(set) var faultMonitor: FaultMonitor
-    public private(set) var stateMachine = BMSStateMachine()
+    public internal(set) var stateMachine = BMSStateMachine()
     public private(set) var sequencer: ContactorSequencer
     public private(set) var powerLimiter: PowerLimiter
     public private(set) var balancer: BalancingController
@@ -49,6 +49,8 @@ public struct ControlLoop<Board: BMSBoard> {
     var feedbackReadAt = Instant.origin
     public private(set) var contactorFailures = FailureCount()
     public private(set) var balancingFailures = FailureCount()
+    /// Checkpoints in the board's store and what was restored from it (Firmware/Persistence/).
+    public internal(set) var persistence: Persistence
 
     /// A loop for `board` managing the pack described by `configuration`, which must be valid.
     /// `estimation` (the cell model and the filter's tuning, Docs/estimation.md) is kept apart from
@@ -71,6 +73,8 @@ public struct ControlLoop<Board: BMSBoard> {
         powerLimiter = PowerLimiter(configuration: configuration.powerLimits, cellCount: configuration.cellCount)
         balancer = BalancingController(cellCount: configuration.cellCount)
         can = CANProtocol(configuration: canConfiguration)
+        persistence = Persistence(geometry: board.store.geometry, cellCount: configuration.cellCount, configuration: PersistenceConfiguration())
+        restoreFromStore()
     }
 
     /// Sets this loop up in place, to the state `init(board:configuration:estimation:protocol:)`
@@ -124,6 +128,8 @@ public struct ControlLoop<Board: BMSBoard> {
         feedbackReadAt = .origin
         contactorFailures = FailureCount()
         balancingFailures = FailureCount()
+        persistence.reset(geometry: self.board.store.geometry, cellCount: configuration.cellCount, configuration: PersistenceConfiguration())
+        restoreFromStore()
     }
 
     /// Queues a request from outside (decoded from CAN, or from a test); it is answered on the
@@ -212,6 +218,8 @@ public struct ControlLoop<Board: BMSBoard> {
             ran.insert(.slowFrames)
         }
 
+        persist(now: now, slowSlot: due.every1s)
+        ran.insert(.persistence)
         flushCAN()
         ran.insert(.canTransmit)
 

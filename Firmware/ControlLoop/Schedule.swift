@@ -64,6 +64,10 @@ public enum Stage: UInt8, Sendable {
     case slowFrames = 19
     /// Every 1 ms, before the watchdog: frames still queued go to the bus.
     case canTransmit = 20
+    /// Every 1 ms, before the CAN transmit: what calls for a checkpoint (contactors opening, a new
+    /// latch, a shutdown request; periodically on the 1 s slot), and the journal's writing moved
+    /// on by one page erase or a few words (Firmware/Persistence/).
+    case persistence = 21
 }
 
 /// A set of stages, one bit per stage.

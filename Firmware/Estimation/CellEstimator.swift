@@ -123,6 +123,22 @@ public struct CellEstimator: Sendable {
         isStarted = true
     }
 
+    /// The variance of the SOC estimate (the filter's P₀₀).
+    public var socVariance: Float { p[0] }
+
+    /// Resumes the filter from a checkpoint (Docs/persistence.md): the SOC with its variance, the
+    /// displayed SOC, current offset, bound drift and hysteresis as they were. The RC voltages
+    /// start at zero — the firmware does not know how long the power was off, and an open pack
+    /// relaxes — with the uncertainty a fresh start gives them.
+    public mutating func resume(soc: Float, displayed: Float, socVariance: Float, currentOffset offset: Float, drift: Float,
+                                hysteresis h: Float, tuning t: borrowing @_addressable EstimatorTuning) {
+        start(soc: soc, sigma: socVariance > 0 ? FloatMath.squareRoot(socVariance) : 0, tuning: t)
+        self.displayed = displayed
+        currentOffset = offset
+        self.drift = drift
+        hysteresis = h
+    }
+
     /// Starts the filter from one voltage reading at `current`: the SOC whose OCV matches the
     /// voltage less the instantaneous overpotential (the RC voltages are unknown: the
     /// uncertainty covers them).

@@ -376,6 +376,35 @@ public struct PackStateEstimator: Sendable {
         elements[i].throughputSinceAnchorAs = 0
     }
 
+    /// Resumes element `i` from a checkpoint (Persistence): what was learned of it (capacity,
+    /// resistance) and, when `soc` is a number, its filter. Without a SOC (not trusted, or a
+    /// checkpoint written before the filter had started) the element starts from its voltage as
+    /// on a first start. The pack counts as started once every element's filter is resumed.
+    mutating func resume(element i: Int, soc: Float, displayed: Float, socVariance: Float, currentOffset: Float, drift: Float,
+                         hysteresis: Float, capacityAh: Float, resistanceFactor: Float, updates: UInt32) {
+        if capacityAh.isFinite && capacityAh > 0 {
+            elements[i].capacityAh = capacityAh
+            elements[i].capacityUpdates = UInt16(truncatingIfNeeded: updates &>> 16)
+        }
+        if resistanceFactor.isFinite && resistanceFactor > 0 {
+            elements[i].resistanceFactor = resistanceFactor
+            elements[i].resistanceUpdates = UInt16(truncatingIfNeeded: updates)
+        }
+        guard soc.isFinite, displayed.isFinite, socVariance.isFinite else { return }
+        elements[i].filter.resume(soc: soc, displayed: displayed, socVariance: socVariance,
+                                  currentOffset: currentOffset.isFinite ? currentOffset : 0, drift: drift.isFinite ? drift : 0,
+                                  hysteresis: hysteresis.isFinite ? hysteresis : 0, tuning: configuration.tuning)
+        for k in 0..<elements.count where !elements[k].filter.isStarted { return }
+        isStarted = true
+        refreshPack()
+    }
+
+    /// The capacity trend of a checkpoint (Persistence).
+    mutating func restoreTrend(_ t: (Float, Float, Float, Float, Float)) {
+        guard t.0.isFinite, t.1.isFinite, t.2.isFinite, t.3.isFinite, t.4.isFinite else { return }
+        trend = (t.0, t.1, t.2, t.3, t.4)
+    }
+
     /// Adds the present mean capacity SOH to the trend the remaining useful life extrapolates.
     mutating func recordTrend() {
         let y = meanCapacityHealth(), x = equivalentFullCycles

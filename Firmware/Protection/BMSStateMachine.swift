@@ -71,6 +71,13 @@ public struct BMSStateMachine: Sendable {
     /// Faults latched until a reset with their cause gone.
     public private(set) var latched = FaultSet()
 
+    /// Faults latched before a power cycle (Persistence): they stay latched, and with any of them
+    /// the BMS starts in `error` (contactors open until a reset with the causes gone).
+    public mutating func restoreLatched(_ faults: FaultSet) {
+        latched.formUnion(faults)
+        if !latched.isEmpty { state = .error }
+    }
+
     public init() {}
 
     /// Applies `event`. `present` is the set of faults whose cause is still there (the fault

@@ -5,7 +5,7 @@ import Testing
 
 @Suite struct ScheduleTests {
     static let everyTick: [Stage] = [.sample, .validate, .cellStatistics, .coulombCount, .faultChecks, .stateMachine,
-                                     .contactorSequencing, .canReceive, .canTransmit, .feedWatchdog]
+                                     .contactorSequencing, .canReceive, .persistence, .canTransmit, .feedWatchdog]
 
     /// The stages tick `n` (counted from 0) must run, by the documented dividers.
     static func expectedStages(tick n: Int) -> StageSet {
@@ -60,7 +60,7 @@ import Testing
         let stages: [Stage] = [.sample, .validate, .cellStatistics, .coulombCount, .faultChecks, .stateMachine,
                                .contactorSequencing, .stateOfCharge, .powerLimits, .temperatureStatistics, .stuckChannels,
                                .balancing, .temperatureRise, .timingReport, .feedWatchdog, .stateEstimation, .canReceive,
-                               .fastFrames, .statusFrames, .slowFrames, .canTransmit]
-        #expect(stages.map(\.rawValue) == Array(0...20))
+                               .fastFrames, .statusFrames, .slowFrames, .canTransmit, .persistence]
+        #expect(stages.map(\.rawValue) == Array(0...21))
     }
 }

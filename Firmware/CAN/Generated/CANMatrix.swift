@@ -31,7 +31,7 @@ public enum CANMatrix {
 }
 
 extension CANMatrix {
-    /// VCU_Request (0x080, 8 bytes, every 100 ms, E2E profile 1, timeout 500 ms, from VCU): State request from the vehicle controller, every 100 ms; missing for 500 ms while connected, the BMS goes to standby.
+    /// VCU_Request (0x080, 8 bytes, every 100 ms, E2E profile 1, timeout 500 ms, from VCU): State request from the vehicle controller, every 100 ms; missing for 500 ms while connected, the BMS goes to standby. Shutdown: the vehicle is switching off; the BMS opens the contactors, saves its state and sets StateSaved in BMS_Status.
     public struct VCURequest: Sendable {
         public static let identifier: UInt32 = 0x080
         public static let length = 8
@@ -496,7 +496,7 @@ extension CANMatrix {
         public static let cycleTimeMilliseconds = 0
         /// E2E alive counter (0...14); the CRC is computed by `encode()`.
         public var counter: UInt8 = 0
-        /// AnsweredRequest: 4-bit unsigned, [0, 15]. Values: `CANMatrix.StateRequest`.
+        /// AnsweredRequest: 4-bit unsigned, [0, 15]. Values: `CANMatrix.AnsweredRequest`.
         public var answeredRequest: UInt8 = 0
         /// RequestSource: 2-bit unsigned, [0, 3]. Values: `CANMatrix.RequestSource`.
         public var requestSource: UInt8 = 0
@@ -567,6 +567,8 @@ extension CANMatrix {
         public var powerDerated: UInt8 = 0
         /// RequestTimeout: The vehicle controller's request stopped arriving while connected; the BMS went to standby. 1-bit unsigned, [0, 1]. Values: `CANMatrix.Flag`.
         public var requestTimeout: UInt8 = 0
+        /// StateSaved: After a Shutdown request: the contactors are open and the state is in non-volatile memory, so power may be cut. 1-bit unsigned, [0, 1]. Values: `CANMatrix.Flag`.
+        public var stateSaved: UInt8 = 0
         /// IntegrityErrors: Received frames refused since start (CRC, counter, length, range), saturating at 254. 8-bit unsigned, [0, 254].
         public var integrityErrors: UInt8 = 0
         /// StateReason: The fault that latched first (FaultID), 0 when none is latched. 8-bit unsigned, [0, 255]. Values: `CANMatrix.StateReason`.
@@ -591,6 +593,7 @@ extension CANMatrix {
             CANPayload.insert(UInt32(truncatingIfNeeded: balancingActive), start: 26, length: 1, into: &frame)
             CANPayload.insert(UInt32(truncatingIfNeeded: powerDerated), start: 27, length: 1, into: &frame)
             CANPayload.insert(UInt32(truncatingIfNeeded: requestTimeout), start: 28, length: 1, into: &frame)
+            CANPayload.insert(UInt32(truncatingIfNeeded: stateSaved), start: 29, length: 1, into: &frame)
             CANPayload.insert(UInt32(truncatingIfNeeded: integrityErrors), start: 32, length: 8, into: &frame)
             CANPayload.insert(UInt32(truncatingIfNeeded: stateReason), start: 40, length: 8, into: &frame)
             CANPayload.insert(UInt32(truncatingIfNeeded: loopOverruns), start: 48, length: 8, into: &frame)
@@ -617,6 +620,7 @@ extension CANMatrix {
             m.balancingActive = UInt8(truncatingIfNeeded: CANPayload.extract(frame, start: 26, length: 1))
             m.powerDerated = UInt8(truncatingIfNeeded: CANPayload.extract(frame, start: 27, length: 1))
             m.requestTimeout = UInt8(truncatingIfNeeded: CANPayload.extract(frame, start: 28, length: 1))
+            m.stateSaved = UInt8(truncatingIfNeeded: CANPayload.extract(frame, start: 29, length: 1))
             m.integrityErrors = UInt8(truncatingIfNeeded: CANPayload.extract(frame, start: 32, length: 8))
             m.stateReason = UInt8(truncatingIfNeeded: CANPayload.extract(frame, start: 40, length: 8))
             m.loopOverruns = UInt8(truncatingIfNeeded: CANPayload.extract(frame, start: 48, length: 8))
@@ -1341,6 +1345,7 @@ extension CANMatrix {
         case drive = 2
         case charge = 3
         case reset = 4
+        case shutdown = 5
         case sna = 15
     }
 }
@@ -1360,6 +1365,18 @@ extension CANMatrix {
     public enum CoilCommand: UInt8, Sendable {
         case openValue = 0
         case close = 1
+    }
+}
+
+extension CANMatrix {
+    /// Values of `AnsweredRequest` in BMS_RequestAnswer.
+    public enum AnsweredRequest: UInt8, Sendable {
+        case noRequest = 0
+        case standby = 1
+        case drive = 2
+        case charge = 3
+        case reset = 4
+        case sna = 15
     }
 }
 

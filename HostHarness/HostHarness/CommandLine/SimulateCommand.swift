@@ -1,12 +1,13 @@
 // `bms-harness simulate`: the main job — the firmware against the virtual pack for a scenario,
 // a printed summary, and the outputs written to a folder.
 import Foundation
+import Firmware
 import HAL
 
 public enum SimulateCommand: HarnessCommand {
     public static let name = "simulate"
     public static let summary = "Run the firmware against the virtual pack for a scenario (the main job)."
-    public static let usage = "[--scenario NAME|FILE] [--seed N] [--duration D] [--out DIR] [--can-log FILE] [--bench]"
+    public static let usage = "[--scenario NAME|FILE] [--seed N] [--duration D] [--out DIR] [--can-log FILE] [--restart-at T [--restart-off D] [--unplanned]] [--bench]"
     public static let defaultScenario = "delivery-day"
     public static let options = [
         OptionSpec("scenario", value: "NAME|FILE", help: "A scenario in Fixtures/scenarios/ or a scenario file (default: \(defaultScenario))."),
@@ -14,6 +15,9 @@ public enum SimulateCommand: HarnessCommand {
         OptionSpec("duration", value: "D", help: "Simulated time, e.g. 90s, 30m, 1h, 1h30m, 2d (default: the scenario's)."),
         OptionSpec("out", value: "DIR", help: "Folder for the outputs (default: out/simulate/SCENARIO-seedN)."),
         OptionSpec("can-log", value: "FILE", help: "Also write the CAN traffic as a candump log: the firmware's frames, the vehicle controller's requests, and the measurement frames the cell monitor, current sensor and contactor feedback would send over CAN (so that `replay` can run the log again); about 5,500 frames and 330 kB per simulated second."),
+        OptionSpec("restart-at", value: "T", help: "Power-cycle the BMS at simulated time T (e.g. 14h): everything in its RAM is lost, its store is kept; prints the SOC error against a run without the restart (Docs/persistence.md)."),
+        OptionSpec("restart-off", value: "D", help: "How long the BMS stays off at the restart (default: 30s); the pack goes on, its contactors open."),
+        OptionSpec("unplanned", help: "The restart is a power cut without warning (default: the vehicle asks for Shutdown and waits for StateSaved)."),
         OptionSpec("bench", help: "Also print the speed figures as name=value lines (for make bench-pack)."),
     ]
 
@@ -31,18 +35,50 @@ public enum SimulateCommand: HarnessCommand {
         }
         let out = URL(fileURLWithPath: arguments.values["out"] ?? "out/simulate/\(scenario.name)-seed\(scenario.seed)")
 
+        let restartAt = try arguments.values["restart-at"].map { text throws(UsageError) -> Microseconds in
+            guard let t = DurationText.parse(text), t > .zero, t < scenario.duration else {
+                throw UsageError("--restart-at: '\(text)' is not a time within the run, like 14h")
+            }
+            return t
+        }
+        let restartOff = try arguments.values["restart-off"].map { try RealTimeOptions.duration($0, option: "restart-off") } ?? .seconds(30)
+
         var simulation = try Simulation(scenario: scenario)
         if let path = arguments.values["can-log"] { simulation.canLog = try CANTrafficLog(path: path) }
         var report = SimulationReport()
         let wallStart = DispatchTime.now().uptimeNanoseconds
-        simulation.run(for: scenario.duration, truthInterval: scenario.truthInterval, record: { report.record($0) },
-                       truth: { report.recordTruth($0) })
+        var restartText = ""
+        var ticksBefore: UInt64 = 0
+        if let restartAt {
+            simulation.run(for: restartAt, truthInterval: scenario.truthInterval, record: { report.record($0) },
+                           truth: { report.recordTruth($0) })
+            var plain = simulation
+            plain.canLog = nil
+            ticksBefore = simulation.loop.schedule.tickCount
+            let unplanned = arguments.flags.contains("unplanned")
+            let before = socError(simulation)
+            let outcome = try simulation.restartBMS(unplanned ? .unplanned : .orderly(), off: restartOff)
+            // Both runs to an hour after the restart, then to the end; the SOC errors compared at both.
+            let hourLater = min(scenario.duration, restartAt + restartOff + .seconds(3_600))
+            simulation.run(for: hourLater - Microseconds(simulation.now.microsecondsSinceOrigin), truthInterval: scenario.truthInterval,
+                           record: { report.record($0) }, truth: { report.recordTruth($0) })
+            plain.run(for: hourLater - Microseconds(plain.now.microsecondsSinceOrigin)) { _ in }
+            let later = (socError(simulation), socError(plain))
+            simulation.run(for: scenario.duration - Microseconds(simulation.now.microsecondsSinceOrigin), truthInterval: scenario.truthInterval,
+                           record: { report.record($0) }, truth: { report.recordTruth($0) })
+            plain.run(for: scenario.duration - Microseconds(plain.now.microsecondsSinceOrigin)) { _ in }
+            restartText = restartSummary(unplanned: unplanned, at: restartAt, off: restartOff, outcome: outcome, before: before,
+                                         hourLater: later, restarted: simulation, plain: plain)
+        } else {
+            simulation.run(for: scenario.duration, truthInterval: scenario.truthInterval, record: { report.record($0) },
+                           truth: { report.recordTruth($0) })
+        }
         let wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9
-        let ticks = simulation.loop.schedule.tickCount
+        let ticks = ticksBefore + simulation.loop.schedule.tickCount
         simulation.canLog?.close()
         try report.write(summary: SimulationReport.summaryJSON(simulation, ticks: ticks), to: out)
 
-        console.standardOutput(summaryText(simulation, ticks: ticks, wallSeconds: wallSeconds, out: out))
+        console.standardOutput(summaryText(simulation, ticks: ticks, wallSeconds: wallSeconds, out: out) + restartText)
         if arguments.flags.contains("bench") {
             let hours = Double(simulation.now.microsecondsSinceOrigin) / 3.6e9
             console.standardOutput("""
@@ -56,6 +92,42 @@ public enum SimulateCommand: HarnessCommand {
             """)
         }
         return 0
+    }
+
+    /// The firmware's pack SOC error against the truth (points), nil while it does not know.
+    static func socError(_ s: Simulation) -> Double? {
+        s.loop.stateOfCharge.map { Double($0) * 100 - s.pack.displayStateOfCharge * 100 }
+    }
+
+    /// The restart's lines: what was restored, and the SOC error with and without the restart.
+    static func restartSummary(unplanned: Bool, at: Microseconds, off: Microseconds, outcome: RestoreOutcome, before: Double?,
+                               hourLater: (Double?, Double?), restarted: Simulation, plain: Simulation) -> String {
+        func points(_ x: Double?) -> String { x.map { Fixed.text($0, decimals: 2) } ?? "unknown" }
+        let restored: String
+        switch outcome {
+        case .restored(let sequence): restored = "restored checkpoint \(sequence)"
+        case .empty: restored = "nothing to restore (empty store)"
+        case .unavailable: restored = "no store"
+        case .configurationChanged(let sequence): restored = "checkpoint \(sequence) of another configuration: latches and counters only"
+        case .unknownFormat(let sequence): restored = "checkpoint \(sequence) in an unknown format: defaults"
+        }
+        let end = (socError(restarted), socError(plain))
+        let difference = end.0.flatMap { a in end.1.map { a - $0 } }
+        let latched = (restarted.loop.stateMachine.latched.members.map(\.name), plain.loop.stateMachine.latched.members.map(\.name))
+        var lines = ["  restart        \(unplanned ? "unplanned power cut" : "orderly (Shutdown, StateSaved)") at \(DurationText.format(at)), "
+                     + "off \(DurationText.format(off)): \(restored), boot \(restarted.loop.persistence.bootCount)"]
+        let hourDifference = hourLater.0.flatMap { a in hourLater.1.map { a - $0 } }
+        lines.append("  SOC error      \(points(before)) points before the restart; "
+                     + (restarted.loop.persistence.socRestored ? "its SOC resumed" : "SOC found again from the voltages (the checkpoint may be stale)"))
+        lines.append("  an hour later  SOC error \(points(hourLater.0)) points with the restart, \(points(hourLater.1)) without "
+                     + "(difference \(points(hourDifference)) points)")
+        lines.append("  at the end     SOC error \(points(end.0)) points with the restart, \(points(end.1)) without "
+                     + "(difference \(points(difference)) points)")
+        lines.append("  latched        \(latched.0.isEmpty ? "none" : latched.0.joined(separator: ", ")) with the restart, "
+                     + "\(latched.1.isEmpty ? "none" : latched.1.joined(separator: ", ")) without")
+        let j = restarted.loop.persistence.checkpoints
+        lines.append("  store          since the restart: \(j.recordsWritten) checkpoints, \(j.wordsWritten) words, \(j.erases) page erases")
+        return lines.joined(separator: "\n") + "\n"
     }
 
     /// The printed summary (the only output that contains wall-clock time).

@@ -110,6 +110,55 @@ public struct Simulation {
         canLog = log
     }
 
+    // MARK: - power cycles of the BMS (Docs/persistence.md)
+
+    /// What happens to the BMS in a power cycle.
+    public enum PowerCycle: Sendable {
+        /// The vehicle asks for Shutdown, waits (up to `wait`) for StateSaved, then cuts the power.
+        case orderly(wait: Microseconds = .seconds(2))
+        /// The power goes without warning (the last checkpoint is what survives).
+        case unplanned
+    }
+
+    /// Power-cycles the BMS: everything in its RAM is lost, its store is kept; for `off` the pack
+    /// goes on without it (the contactors drop open, the load gets nothing); then a new firmware
+    /// starts on the same board and restores from the store. Returns what it restored.
+    @discardableResult
+    public mutating func restartBMS(_ cycle: PowerCycle, off: Microseconds) throws(HarnessError) -> RestoreOutcome {
+        if case .orderly(let wait) = cycle {
+            var shutdown = CANMatrix.VCURequest()
+            shutdown.stateRequest = CANMatrix.StateRequest.shutdown.rawValue
+            shutdown.counter = world.requestCounter
+            world.requestCounter = world.requestCounter == 14 ? 0 : world.requestCounter + 1
+            let frame = shutdown.encode(), time = now
+            loop.board.canBus.deliver(frame)
+            canLog?.record(frame, at: time)
+            let end = now + wait
+            while now < end && !loop.persistence.stateSaved { step() }
+        }
+        // Power off: the coils drop, the front end stops, the firmware's RAM is gone.
+        var board = loop.board
+        for c in [Contactor.mainPositive, .mainNegative, .precharge] { try? board.contactors.command(c, closed: false) }
+        board.canBus = InMemoryCANBus()
+        let dark = BMSOutputs(limits: .zero, displayedStateOfCharge: nil, state: .standby)
+        let end = now + off
+        while now < end {
+            _ = world.advance(contactors: &board.contactors, bms: dark)
+            world.follow(balancing: .off)
+        }
+        try? board.cellMonitor.setBalancing(.off)
+        board.clock = now
+        let configuration = try FirmwareSetup.configuration(for: scenario.pack)
+        do {
+            loop = try ControlLoop(board: board, configuration: configuration, estimation: FirmwareSetup.estimation(for: scenario.pack))
+        } catch {
+            throw HarnessError("the firmware rejected the configuration: \(error.explanation)")
+        }
+        applyPeripheralFaults()
+        sense()
+        return loop.persistence.restoreOutcome
+    }
+
     mutating func sense() {
         loop.board.currentSensor.latched = world.sense(cells: &loop.board.cellMonitor.latched)
     }

@@ -155,7 +155,7 @@ public struct InMemoryCANBus: CANBus {
 public struct InMemoryStore: NonVolatileStore {
     public let geometry: StoreGeometry
     public private(set) var words: [UInt32]
-    public init(geometry: StoreGeometry = StoreGeometry(pageCount: 8, wordsPerPage: 512)) {
+    public init(geometry: StoreGeometry = StoreGeometry(pageCount: 16, wordsPerPage: 512)) {
         self.geometry = geometry
         words = Array(repeating: 0xFFFF_FFFF, count: geometry.pageCount * geometry.wordsPerPage)
     }
@@ -175,6 +175,8 @@ public struct InMemoryStore: NonVolatileStore {
         words[i] = value
     }
     public mutating func read(page: Int, word: Int) throws(VirtualFailure) -> UInt32 { words[try index(page, word)] }
+    /// Flips one bit of word `word` (counted over the whole store): a retention error, for tests.
+    public mutating func flipBit(word: Int, bit: Int) { words[word] ^= UInt32(1) << UInt32(bit) }
 }
 
 /// A watchdog that counts its feeds.

@@ -1,0 +1,320 @@
+// A journal of records in a ring of erase-before-write pages (HAL `NonVolatileStore`): records
+// carry a sequence number, a CRC-32 and a commit word written last, so the latest committed
+// record is always recoverable — a write cut at any point leaves the previous record valid, a
+// corrupted record is detected, counted and skipped. Pages are used in turn (wear levelling).
+// Writes are incremental — at most one page erase or a few words per call — so a 1 ms tick never
+// waits for a whole record (Docs/persistence.md).
+import HAL
+
+/// Pages `firstPage ..< firstPage + pageCount` of a store.
+public struct JournalRegion: Equatable, Sendable {
+    public var firstPage: Int
+    public var pageCount: Int
+    public init(firstPage: Int, pageCount: Int) {
+        self.firstPage = firstPage
+        self.pageCount = pageCount
+    }
+}
+
+/// One record as it lies in the store: header, sequence number, payload, CRC, commit word.
+public enum JournalRecordFormat {
+    /// Bits 31…24 of the header word.
+    public static let magic: UInt32 = 0xB5
+    /// Written last; its presence commits the record (an erased word reads 0xFFFF_FFFF).
+    public static let commit: UInt32 = 0x5AFE_C0DE
+    /// Words around the payload: header, sequence, CRC, commit.
+    public static let overheadWords = 4
+
+    /// header = magic (8 bits) | kind (8 bits) | payload length in words (16 bits).
+    @inline(__always) static func header(kind: UInt8, payloadWords: Int) -> UInt32 {
+        magic &<< 24 | UInt32(truncatingIfNeeded: kind) &<< 16 | UInt32(truncatingIfNeeded: payloadWords)
+    }
+
+    /// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320) of one more word, little-endian.
+    @inline(__always) public static func crc(_ crc: UInt32, _ word: UInt32) -> UInt32 {
+        var c = crc ^ word
+        for _ in 0..<32 { c = c & 1 != 0 ? (c &>> 1) ^ 0xEDB8_8320 : c &>> 1 }
+        return c
+    }
+}
+
+/// What a recovery scan found.
+public struct JournalScan: Equatable, Sendable {
+    /// The sequence number of the latest committed record (nil: none).
+    public var latestSequence: UInt32? = nil
+    /// Its kind, and where it starts.
+    public var latestKind: UInt8 = 0
+    public var latestPage = 0, latestWord = 0, latestPayloadWords = 0
+    /// The latest committed record of the kind the scan was asked for (all kinds when none was):
+    /// its sequence number (nil: none), where it starts and its length. `payloadWord` reads it.
+    public var selectedSequence: UInt32? = nil
+    public var selectedPage = 0, selectedWord = 0, selectedPayloadWords = 0
+    /// Records whose commit word is there but whose CRC does not match (bit flips): skipped.
+    public var corruptRecords = 0
+    /// Records begun but never committed (a write that was cut): skipped.
+    public var tornRecords = 0
+    /// Committed records found.
+    public var validRecords = 0
+    /// Stretches of words that are neither a record nor free space (a damaged header, what is
+    /// left of a cut erase), stepped over.
+    public var damagedStretches = 0
+    /// Records or stretches that could not be used, of every kind.
+    public var skipped: Int { corruptRecords + tornRecords + damagedStretches }
+}
+
+/// A journal in one region of a store (see the file comment), whose records carry up to
+/// `capacity − 2` payload words (the header and sequence number wait in the same buffer).
+public struct Journal<let capacity: Int>: Sendable {
+    public private(set) var region: JournalRegion
+    public private(set) var wordsPerPage: Int
+    /// Where the next record goes (an absolute page), and whether that page must be erased first.
+    var page: Int
+    var word = 0
+    var eraseFirst = true
+    public private(set) var lastSequence: UInt32 = 0
+    /// The record being written: its words, how many, how many are in the store already.
+    var pending = InlineArray<capacity, UInt32>(repeating: 0xFFFF_FFFF)
+    var pendingCount = 0
+    var pendingWritten = 0
+    /// The CRC of the words written so far (the CRC word is computed as the record goes out).
+    var pendingCRC: UInt32 = 0xFFFF_FFFF
+    var isOpen = false, overflow = false
+    var openKind: UInt8 = 0
+    var openCount = 0
+    /// Words programmed per `step` (a flash driver's budget within one tick).
+    public var wordsPerStep = 16
+    public private(set) var erases: UInt32 = 0
+    public private(set) var wordsWritten: UInt32 = 0
+    public private(set) var recordsWritten: UInt32 = 0
+    /// Records abandoned because the store refused a write or an erase.
+    public private(set) var failedRecords: UInt32 = 0
+
+    public init(region: JournalRegion, wordsPerPage: Int) {
+        precondition(region.pageCount >= 2, "Journal: a region needs at least two pages")
+        precondition(wordsPerPage >= JournalRecordFormat.overheadWords + 1, "Journal: pages too small")
+        self.region = region
+        self.wordsPerPage = wordsPerPage
+        page = region.firstPage
+    }
+
+    /// A journal for another region, before its recovery (in place: the record buffer stays).
+    public mutating func reset(region: JournalRegion, wordsPerPage: Int) {
+        precondition(region.pageCount >= 2, "Journal: a region needs at least two pages")
+        precondition(wordsPerPage >= JournalRecordFormat.overheadWords + 1, "Journal: pages too small")
+        self.region = region
+        self.wordsPerPage = wordsPerPage
+        page = region.firstPage
+        word = 0
+        eraseFirst = true
+        lastSequence = 0
+        pendingCount = 0
+        pendingWritten = 0
+        isOpen = false
+        erases = 0
+        wordsWritten = 0
+        recordsWritten = 0
+        failedRecords = 0
+    }
+
+    /// Whether a record is being written.
+    public var isWriting: Bool { pendingCount > 0 }
+
+    /// The largest payload this journal takes (a record never spans pages).
+    public var maximumPayloadWords: Int {
+        min(capacity - 2, wordsPerPage - JournalRecordFormat.overheadWords)
+    }
+
+    // MARK: - recovery
+
+    /// Scans the region for the latest committed record and sets the journal to append after it.
+    /// Reading failures count as unreadable words (the record is skipped).
+    public mutating func recover<Store: NonVolatileStore>(_ store: inout Store, selecting kind: UInt8? = nil) -> JournalScan {
+        var scan = JournalScan()
+        for p in region.firstPage..<region.firstPage + region.pageCount {
+            var w = 0
+            var stepping = false
+            // Records follow one another; anything that is not a committed record with a good
+            // CRC is stepped over one word at a time, so a damaged record never hides the ones
+            // after it. An erased header word is the page's free space.
+            while w + JournalRecordFormat.overheadWords <= wordsPerPage {
+                let header = read(&store, p, w)
+                if header == 0xFFFF_FFFF { break }
+                let words = Int(header & 0xFFFF)
+                let end = w + 2 + words
+                var problem = 0   // 1: not a header, 2: not committed, 3: bad CRC
+                if header &>> 24 != JournalRecordFormat.magic || end + 2 > wordsPerPage {
+                    problem = 1
+                } else if read(&store, p, end + 1) != JournalRecordFormat.commit {
+                    problem = 2
+                } else {
+                    var crc: UInt32 = 0xFFFF_FFFF
+                    for i in w..<end { crc = JournalRecordFormat.crc(crc, read(&store, p, i)) }
+                    if ~crc != read(&store, p, end) { problem = 3 }
+                }
+                if problem != 0 {
+                    if !stepping {
+                        switch problem {
+                        case 2: scan.tornRecords += 1
+                        case 3: scan.corruptRecords += 1
+                        default: scan.damagedStretches += 1
+                        }
+                    }
+                    stepping = true
+                    w += 1
+                    continue
+                }
+                stepping = false
+                scan.validRecords += 1
+                let sequence = read(&store, p, w + 1)
+                let recordKind = UInt8(truncatingIfNeeded: header &>> 16)
+                if scan.latestSequence.map({ sequence > $0 }) ?? true {
+                    scan.latestSequence = sequence
+                    scan.latestKind = recordKind
+                    scan.latestPage = p
+                    scan.latestWord = w
+                    scan.latestPayloadWords = words
+                }
+                if kind.map({ $0 == recordKind }) ?? true, scan.selectedSequence.map({ sequence > $0 }) ?? true {
+                    scan.selectedSequence = sequence
+                    scan.selectedPage = p
+                    scan.selectedWord = w
+                    scan.selectedPayloadWords = words
+                }
+                w = end + 2
+            }
+        }
+        pendingCount = 0
+        pendingWritten = 0
+        isOpen = false
+        if let sequence = scan.latestSequence {
+            lastSequence = sequence
+            page = scan.latestPage
+            word = scan.latestWord + scan.latestPayloadWords + JournalRecordFormat.overheadWords
+            eraseFirst = false
+            // Append after it only where the page is still erased; otherwise on the next page.
+            for w in word..<wordsPerPage where read(&store, page, w) != 0xFFFF_FFFF {
+                moveToNextPage()
+                break
+            }
+        } else {
+            lastSequence = 0
+            page = region.firstPage
+            word = 0
+            eraseFirst = true
+        }
+        return scan
+    }
+
+    /// Word `payloadIndex` of the record `scan` selected (call right after `recover`).
+    public func payloadWord<Store: NonVolatileStore>(_ store: inout Store, _ scan: JournalScan, _ payloadIndex: Int) -> UInt32 {
+        read(&store, scan.selectedPage, scan.selectedWord + 2 + payloadIndex)
+    }
+
+    @inline(__always) func read<Store: NonVolatileStore>(_ store: inout Store, _ page: Int, _ word: Int) -> UInt32 {
+        do { return try store.read(page: page, word: word) } catch { return 0 }
+    }
+
+    // MARK: - writing
+
+    /// Opens a record of `kind`; its payload follows with `put`, `close` finishes it. False when
+    /// a record is still being written (nothing is opened then).
+    public mutating func open(kind: UInt8) -> Bool {
+        guard pendingCount == 0, !isOpen else { return false }
+        isOpen = true
+        openKind = kind
+        openCount = 0
+        overflow = false
+        return true
+    }
+
+    /// Appends one payload word to the open record (beyond the maximum it is refused and the
+    /// record will not close).
+    public mutating func put(_ value: UInt32) {
+        guard isOpen else { return }
+        guard openCount < maximumPayloadWords else { overflow = true; return }
+        pending[2 + openCount] = value
+        openCount += 1
+    }
+
+    /// `put` for a Float (its bit pattern).
+    public mutating func put(_ value: Float) { put(value.bitPattern) }
+
+    /// Closes the open record: it is written by the following `step` calls. False (and nothing
+    /// written) when the payload overflowed.
+    public mutating func close() -> Bool {
+        guard isOpen else { return false }
+        isOpen = false
+        guard !overflow else { return false }
+        lastSequence &+= 1
+        pending[0] = JournalRecordFormat.header(kind: openKind, payloadWords: openCount)
+        pending[1] = lastSequence
+        pendingCount = openCount + JournalRecordFormat.overheadWords
+        pendingWritten = 0
+        pendingCRC = 0xFFFF_FFFF
+        if word + pendingCount > wordsPerPage { moveToNextPage() }
+        return true
+    }
+
+    /// Continues the record being written: one page erase, or up to `wordsPerStep` words. True
+    /// when the record is committed by this call.
+    public mutating func step<Store: NonVolatileStore>(_ store: inout Store) -> Bool {
+        guard pendingCount > 0 else { return false }
+        if eraseFirst {
+            do { try store.erase(page: page) } catch { abandon(); return false }
+            erases &+= 1
+            eraseFirst = false
+            word = 0
+            return false
+        }
+        var n = 0
+        while n < wordsPerStep && pendingWritten < pendingCount {
+            let value: UInt32
+            switch pendingCount - pendingWritten {
+            case 2: value = ~pendingCRC
+            case 1: value = JournalRecordFormat.commit
+            default:
+                value = pending[pendingWritten]
+                pendingCRC = JournalRecordFormat.crc(pendingCRC, value)
+            }
+            do { try store.write(page: page, word: word + pendingWritten, value: value) } catch {
+                abandon()
+                return false
+            }
+            pendingWritten += 1
+            wordsWritten &+= 1
+            n += 1
+        }
+        guard pendingWritten == pendingCount else { return false }
+        word += pendingCount
+        pendingCount = 0
+        pendingWritten = 0
+        recordsWritten &+= 1
+        if word + JournalRecordFormat.overheadWords + 1 > wordsPerPage { moveToNextPage() }
+        return true
+    }
+
+    /// Writes the pending record to the end (tests, shutdown with time to spare).
+    public mutating func flush<Store: NonVolatileStore>(_ store: inout Store) {
+        while pendingCount > 0 {
+            let before = failedRecords
+            _ = step(&store)
+            if failedRecords != before { return }
+        }
+    }
+
+    /// A refused erase or write: the record is dropped and the next one starts on a fresh page
+    /// (the words already written there are not trusted).
+    mutating func abandon() {
+        failedRecords &+= 1
+        pendingCount = 0
+        pendingWritten = 0
+        moveToNextPage()
+    }
+
+    mutating func moveToNextPage() {
+        page += 1
+        if page == region.firstPage + region.pageCount { page = region.firstPage }
+        word = 0
+        eraseFirst = true
+    }
+}

@@ -1,0 +1,135 @@
+// The firmware's persistence on the virtual pack: a restart of the BMS mid-ride resumes the SOC
+// where it was, a latched deep-discharge fault survives it, the shutdown request saves the
+// state before power may go, and an empty, damaged or foreign store leads to the documented
+// safe defaults (Docs/persistence.md).
+@testable import Firmware
+import Foundation
+import HAL
+@testable import HostHarness
+import Testing
+
+@Suite struct PersistenceTests {
+    /// The SOC error (points) of the firmware against the truth now.
+    static func error(_ s: Simulation) throws -> Double {
+        Double(try #require(s.loop.stateOfCharge)) * 100 - s.pack.displayStateOfCharge * 100
+    }
+
+    /// A pack that a rogue load drains into a deep discharge within seconds.
+    static func deepDischarge() throws -> Scenario {
+        var s = try Scenario.load("delivery-hour")
+        s.pack.initialStateOfCharge = 0.02
+        s.load = .constantCurrent(amperes: -20)
+        s.loadObeysLimits = false
+        return s
+    }
+
+    /// Mid-ride, the rider switches off and on: the firmware resumes what it knew — the SOC
+    /// error right after the restart is the error right before, the learned capacities and
+    /// resistances and the cycle count are those it had — and 10 s later its SOC error is within
+    /// half a point of a run without the restart. (The must-show figure over a whole delivery
+    /// day, with a long off time, is `make bench-persistence`.)
+    @Test func anOrderlyRestartMidRideResumesWhereTheFirmwareWas() throws {
+        var plain = try Simulation(scenario: try Scenario.load("delivery-hour"))
+        plain.run(for: .seconds(120)) { _ in }
+        var restarted = plain
+        let before = try Self.error(restarted)
+        let learned = restarted.loop.estimator.elements
+        let cycles = restarted.loop.estimator.equivalentFullCycles
+        let outcome = try restarted.restartBMS(.orderly(), off: .seconds(1))
+        guard case .restored = outcome else { Issue.record("restored \(outcome)"); return }
+        #expect(restarted.loop.estimator.isStarted)
+        let justAfter = try Self.error(restarted)
+        #expect(abs(justAfter - before) < 0.5, "the SOC resumes where it was: \(before) -> \(justAfter)")
+        // (The shutdown takes a second or two of riding and stopping, in which the resistances
+        // may still learn a little.)
+        for i in 0..<learned.count {
+            #expect(restarted.loop.estimator.elements[i].capacityAh == learned[i].capacityAh)
+            #expect(abs(restarted.loop.estimator.elements[i].resistanceFactor / learned[i].resistanceFactor - 1) < 0.005)
+        }
+        #expect(restarted.loop.estimator.equivalentFullCycles >= cycles)
+        #expect(restarted.loop.persistence.bootCount == 2)
+        plain.run(for: .seconds(15)) { _ in }
+        restarted.run(for: plain.now - restarted.now) { _ in }
+        let withRestart = try Self.error(restarted), without = try Self.error(plain)
+        #expect(abs(withRestart - without) < 0.5, "SOC error with the restart \(withRestart), without \(without)")
+        #expect(restarted.loop.stateMachine.state == .connected(.drive), "riding again after the restart")
+    }
+
+    @Test func theShutdownRequestOpensTheContactorsAndSavesTheStateBeforePowerMayGo() throws {
+        var s = try Simulation(scenario: try Scenario.load("delivery-hour"))
+        s.run(for: .seconds(30)) { _ in }
+        #expect(s.loop.stateMachine.state == .connected(.drive))
+        var shutdown = CANMatrix.VCURequest()
+        shutdown.stateRequest = CANMatrix.StateRequest.shutdown.rawValue
+        shutdown.counter = s.world.requestCounter
+        s.loop.board.canBus.deliver(shutdown.encode())
+        var saved: Instant? = nil
+        for _ in 0..<2_000 where saved == nil {
+            s.step()
+            if s.loop.persistence.stateSaved { saved = s.now }
+        }
+        let at = try #require(saved, "StateSaved within 2 s")
+        #expect(s.loop.stateMachine.state == .standby)
+        #expect(s.loop.board.contactors.positions.mainPositive == .open && s.loop.board.contactors.positions.mainNegative == .open)
+        #expect(s.loop.persistence.lastReason == .shutdown)
+        #expect(at - Instant.origin < .seconds(32))
+    }
+
+    @Test(arguments: [true, false])
+    func aLatchedDeepDischargeStaysLatchedAcrossARestart(orderly: Bool) throws {
+        var s = try Simulation(scenario: try Self.deepDischarge())
+        s.run(for: .seconds(20)) { _ in }
+        #expect(s.loop.stateMachine.latched.contains(.cellUndervoltage))
+        #expect(s.loop.stateMachine.state == .error)
+        s.run(for: .seconds(2)) { _ in }   // the latch's checkpoint is written within ticks
+        let outcome = try s.restartBMS(orderly ? .orderly() : .unplanned, off: .seconds(60))
+        guard case .restored = outcome else { Issue.record("restored \(outcome)"); return }
+        #expect(s.loop.stateMachine.latched.contains(.cellUndervoltage))
+        #expect(s.loop.stateMachine.state == .error)
+        s.run(for: .seconds(5)) { _ in }
+        #expect(s.loop.stateMachine.state == .error, "a drive request is refused while the latch stands")
+        #expect(s.loop.board.contactors.positions.mainPositive == .open)
+    }
+
+    @Test func anEmptyStoreGivesTheDefaultsOfAFirstStart() throws {
+        var s = try Simulation(scenario: try Scenario.load("delivery-hour"))
+        #expect(s.loop.persistence.restoreOutcome == .empty)
+        #expect(s.loop.persistence.bootCount == 1)
+        s.run(for: .seconds(1)) { _ in }
+        #expect(abs(try Self.error(s)) < 3, "the SOC is found from the voltages as on a first start")
+    }
+
+    @Test func aDamagedLatestCheckpointIsSkippedAndTheOneBeforeRestored() throws {
+        var s = try Simulation(scenario: try Scenario.load("delivery-hour"))
+        s.run(for: .seconds(30)) { _ in }
+        try s.restartBMS(.orderly(), off: .seconds(1))
+        s.run(for: .seconds(30)) { _ in }
+        try s.restartBMS(.orderly(), off: .seconds(1))
+        let journal = s.loop.persistence.checkpoints
+        // Two checkpoints at least; damage the newest one's payload.
+        var probe = journal
+        let scan = probe.recover(&s.loop.board.store)
+        let newest = try #require(scan.latestSequence)
+        let index = scan.latestPage * s.loop.board.store.geometry.wordsPerPage + scan.latestWord + 5
+        var store = s.loop.board.store
+        store.flipBit(word: index, bit: 3)
+        s.loop.board.store = store
+        let outcome = try s.restartBMS(.unplanned, off: .seconds(1))
+        guard case .restored(let sequence) = outcome else { Issue.record("restored \(outcome)"); return }
+        #expect(sequence < newest, "the damaged record (\(newest)) is never used")
+    }
+
+    @Test func aCheckpointOfAnotherPackKeepsOnlyTheLatchesAndCounters() throws {
+        var s = try Simulation(scenario: try Self.deepDischarge())
+        s.run(for: .seconds(22)) { _ in }
+        let store = s.loop.board.store
+        var other = try Self.deepDischarge()
+        other.pack.seriesCount = 15
+        var t = try Simulation(scenario: other)
+        t.loop.board.store = store
+        let outcome = try t.restartBMS(.unplanned, off: .seconds(1))
+        guard case .configurationChanged = outcome else { Issue.record("outcome \(outcome)"); return }
+        #expect(t.loop.stateMachine.latched.contains(.cellUndervoltage))
+        #expect(t.loop.persistence.bootCount == 2)
+    }
+}
