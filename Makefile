@@ -50,11 +50,11 @@ M4F_CFLAGS  := --target=armv7em-none-eabi -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfl
 FORBIDDEN := ^(malloc|calloc|realloc|free|posix_memalign|aligned_alloc|swift_allocObject|swift_slowAlloc|__stack_chk_fail|__stack_chk_guard)$$
 
 .PHONY: can-vm-test golden bench-can codegen accuracy bench-estimator bench-pack reaction-times bench-power-limits bench-balancing bench-protection validate-pack cell-models help run build test swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof \
-        firmware-size tools clean
+        firmware-size firmware-budget firmware-budget-baseline tools clean
 
 help:
 	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
-	@echo "other targets: can-vm-test golden bench-can accuracy bench-estimator bench-pack bench-protection reaction-times bench-power-limits bench-balancing validate-pack cell-models build swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof firmware-size clean"
+	@echo "other targets: can-vm-test golden bench-can accuracy bench-estimator bench-pack bench-protection reaction-times bench-power-limits bench-balancing validate-pack cell-models build swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof firmware-size firmware-budget clean"
 
 # ------------------------------------------------------------------------------ main job
 run:
@@ -120,6 +120,7 @@ swift-test:
 	$(SWIFT) test --skip-build
 
 embedded: embedded-host embedded-m4f qemu-run
+	@$(MAKE) --no-print-directory firmware-budget BUDGET_MODE=--report-targets
 
 # Tools not in the Swift toolchain: llvm-readelf (hard-float ABI check), from Debian's llvm.
 tools:
@@ -174,6 +175,27 @@ firmware-size: $(BUILD)/m4f/firmware.elf
 	  $$2 ~ /^\.(data|bss)$$/ { ram += hex($$3) } \
 	  $$2 ~ /^\.(isr_vector|text|rodata|ARM\.exidx|data|bss)$$/ { printf "  %-12s %7d B\n", $$2, hex($$3) } \
 	  END { printf "flash_bytes=%d\nram_bytes=%d\n", flash, ram }'
+
+# The M4F image's resource budget (Docs/firmware-budget.md): flash, static RAM, the stack's peak
+# (painted and scanned on the chip) and the guest instructions of every tick, counted exactly by
+# a QEMU TCG plugin built here, over BUDGET_TICKS ms of the bench. Fails when a figure exceeds the
+# issue's targets or grows by more than 10 % over Fixtures/firmware-budget.baseline; `make test`
+# runs it with BUDGET_MODE=--report-targets (only the baseline fails it) until the targets are met.
+# firmware-budget-baseline writes the baseline from this build.
+BUDGET_TICKS    ?= 60000
+BUDGET_BASELINE := Fixtures/firmware-budget.baseline
+BUDGET_MODE     ?=
+PLUGIN          := $(BUILD)/qemu-tick-insns.so
+$(PLUGIN): $(SCRIPTS)/qemu-tick-insns.c
+	@$(SCRIPTS)/ensure-commands.sh cc:gcc
+	@mkdir -p $(@D)
+	cc -shared -fPIC -O2 -Wall -Werror -o $@ $<
+firmware-budget: $(BUILD)/m4f/firmware.elf $(PLUGIN)
+	@$(SCRIPTS)/ensure-commands.sh qemu-system-arm:qemu-system-arm
+	@$(SCRIPTS)/firmware-budget.sh $< $(PLUGIN) $(OBJDUMP) $(NM) $(BUDGET_BASELINE) $(BUDGET_TICKS) $(BUDGET_MODE)
+firmware-budget-baseline: $(BUILD)/m4f/firmware.elf $(PLUGIN)
+	@$(SCRIPTS)/ensure-commands.sh qemu-system-arm:qemu-system-arm
+	@$(SCRIPTS)/firmware-budget.sh $< $(PLUGIN) $(OBJDUMP) $(NM) $(BUDGET_BASELINE) $(BUDGET_TICKS) --update
 
 # The M4F image on QEMU's mps2-an386 (Cortex-M4F): the bench for 60 s of ticks; the image's
 # return value is QEMU's exit status. -icount shift=0 makes emulated time deterministic.
