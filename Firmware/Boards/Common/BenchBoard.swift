@@ -229,29 +229,8 @@ struct BenchSummary {
     var dischargeLimit: Int32 = 0
 }
 
-/// Static storage for the bench's loop (.bss, zeroed at reset), owned by the image's entry point:
-/// a loop this size must not live in a stack frame (Docs/firmware-budget.md). Sized per build
-/// with a little room to grow; `benchLoop` stops the image with the size it needs when the loop
-/// outgrows it.
-#if BMS_16_CELLS
-typealias BenchStorage = InlineArray<1600, UInt64>          // 12,800 B (the loop: 12,325 B on the M4F)
-#elseif _pointerBitWidth(_64)
-typealias BenchStorage = InlineArray<2112, UInt64>          // 16,896 B (the loop: 16,637 B on x86_64)
-#else
-typealias BenchStorage = InlineArray<2048, UInt64>          // 16,384 B (the loop: 16,293 B on the M4F)
-#endif
-nonisolated(unsafe) var benchStorage = BenchStorage(repeating: 0)
-
 /// The bench's loop, in `benchStorage`.
-var benchLoop: UnsafeMutablePointer<ControlLoop<BenchBoard>> {
-    if MemoryLayout<ControlLoop<BenchBoard>>.size > MemoryLayout<BenchStorage>.size {
-        keyValue("loop_state_bytes_needed", MemoryLayout<ControlLoop<BenchBoard>>.size)
-        fatalError("benchStorage is too small for the loop")
-    }
-    return withUnsafeMutablePointer(to: &benchStorage) {
-        UnsafeMutableRawPointer($0).bindMemory(to: ControlLoop<BenchBoard>.self, capacity: 1)
-    }
-}
+var benchLoop: UnsafeMutablePointer<ControlLoop<BenchBoard>> { staticLoop(BenchBoard.self) }
 
 /// Sets the bench's loop up in place; false when the configuration is rejected.
 @inline(never)

@@ -1,0 +1,27 @@
+// The loop's static storage for the images (the bench and the on-chip scenario).
+import Firmware
+import HAL
+
+/// Static storage for an image's loop (.bss, zeroed at reset), owned by the image's entry point:
+/// a loop this size must not live in a stack frame (Docs/firmware-budget.md). Sized per build
+/// with a little room to grow; `staticLoop` stops the image with the size it needs when a loop
+/// outgrows it.
+#if BMS_16_CELLS
+typealias BenchStorage = InlineArray<1600, UInt64>          // 12,800 B (the bench's loop: 12,389 B on the M4F)
+#elseif _pointerBitWidth(_64)
+typealias BenchStorage = InlineArray<2112, UInt64>          // 16,896 B (the bench's loop: 16,637 B on x86_64)
+#else
+typealias BenchStorage = InlineArray<2048, UInt64>          // 16,384 B (the bench's loop: 16,293 B on the M4F)
+#endif
+nonisolated(unsafe) var benchStorage = BenchStorage(repeating: 0)
+
+/// A loop over `board` in `benchStorage` (the bench's or the scenario's: one per run).
+func staticLoop<Board: BMSBoard>(_ board: Board.Type) -> UnsafeMutablePointer<ControlLoop<Board>> {
+    if MemoryLayout<ControlLoop<Board>>.size > MemoryLayout<BenchStorage>.size {
+        keyValue("loop_state_bytes_needed", MemoryLayout<ControlLoop<Board>>.size)
+        fatalError("benchStorage is too small for the loop")
+    }
+    return withUnsafeMutablePointer(to: &benchStorage) {
+        UnsafeMutableRawPointer($0).bindMemory(to: ControlLoop<Board>.self, capacity: 1)
+    }
+}
