@@ -151,6 +151,8 @@ public struct ControlLoop<Board: BMSBoard> {
         coulombCounter.integrate(current: measurements.pack.current.validValue, dt: dt ?? .zero,
                                  maximumStep: configuration.measurementTimeout)
         ran.insert(.coulombCount)
+        // The stages take `measurements` inout only to read it in place (by address: a borrowed
+        // copy of it, or of its lists, went into their frames on the Cortex-M; Docs/firmware-budget.md).
         faultMonitor.evaluate(now: now, measurements: &measurements, cells: cellStatistics,
                               temperatures: temperatureStatistics, configuration: configuration)
         ran.insert(.faultChecks)
