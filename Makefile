@@ -30,7 +30,11 @@ RELEASE   := -c release -Xswiftc -cross-module-optimization
 
 SRC_HAL      := $(sort $(wildcard HAL/*.swift))
 SRC_FIRMWARE := $(sort $(shell find Firmware -name '*.swift' -not -path 'Firmware/Boards/*'))
-SRC_BENCH    := $(sort $(wildcard Firmware/Boards/Common/*.swift))
+# Board-independent image code: the bench (BenchBoard, Report) and the on-chip scenario
+# (Scenario, ScenarioRun), both on a loop in static storage (StaticLoop) printing key=value (Output).
+SRC_IMAGE    := Firmware/Boards/Common/Output.swift Firmware/Boards/Common/StaticLoop.swift
+SRC_BENCH    := $(SRC_IMAGE) Firmware/Boards/Common/BenchBoard.swift Firmware/Boards/Common/Report.swift
+SRC_SCENARIO := $(SRC_IMAGE) Firmware/Boards/Common/Scenario.swift Firmware/Boards/Common/ScenarioRun.swift
 
 # Embedded Swift: whole module, no heap (any allocating construct is a compile error), no
 # stack-protector symbols, one section per function (so --gc-sections can drop unused code).
@@ -50,11 +54,11 @@ M4F_CFLAGS  := --target=armv7em-none-eabi -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfl
 FORBIDDEN := ^(malloc|calloc|realloc|free|posix_memalign|aligned_alloc|swift_allocObject|swift_slowAlloc|__stack_chk_fail|__stack_chk_guard)$$
 
 .PHONY: can-vm-test golden bench-can codegen accuracy bench-estimator bench-pack reaction-times bench-power-limits bench-balancing bench-protection validate-pack cell-models help run build test swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof \
-        firmware-size tools clean
+        firmware-size firmware-budget firmware-budget-baseline scenario tools clean
 
 help:
 	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
-	@echo "other targets: can-vm-test golden bench-can accuracy bench-estimator bench-pack bench-protection reaction-times bench-power-limits bench-balancing validate-pack cell-models build swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof firmware-size clean"
+	@echo "other targets: can-vm-test golden bench-can accuracy bench-estimator bench-pack bench-protection reaction-times bench-power-limits bench-balancing validate-pack cell-models build swift-test embedded embedded-host embedded-m4f qemu-run scenario audit no-allocation-proof firmware-size firmware-budget clean"
 
 # ------------------------------------------------------------------------------ main job
 run:
@@ -119,7 +123,8 @@ swift-test:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-embedded: embedded-host embedded-m4f qemu-run
+embedded: embedded-host embedded-m4f qemu-run scenario
+	@$(MAKE) --no-print-directory firmware-budget BUDGET_MODE=--report-targets
 
 # Tools not in the Swift toolchain: llvm-readelf (hard-float ABI check), from Debian's llvm.
 tools:
@@ -140,9 +145,9 @@ $(eval $(call modules,$(BUILD)/host,$(HOST_TARGET)))
 $(eval $(call modules,$(BUILD)/m4f,$(M4F_TARGET)))
 
 # ------------------------------------------------------------ Embedded, x86_64 Linux host
-$(BUILD)/host/firmware-host: $(BUILD)/host/Firmware.swiftmodule $(SRC_BENCH) Firmware/Boards/host/main.swift
+$(BUILD)/host/firmware-host: $(BUILD)/host/Firmware.swiftmodule $(SRC_BENCH) $(SRC_SCENARIO) Firmware/Boards/host/main.swift
 	$(SWIFTC) $(HOST_TARGET) $(EMBEDDED) -parse-as-library -I $(BUILD)/host -module-name FirmwareHost \
-	  $(SRC_BENCH) Firmware/Boards/host/main.swift -o $@
+	  $(sort $(SRC_BENCH) $(SRC_SCENARIO)) Firmware/Boards/host/main.swift -o $@
 
 embedded-host: $(BUILD)/host/firmware-host
 	./$< 60000
@@ -157,6 +162,11 @@ $(BUILD)/m4f/%.o: $(BOARD_DIR)/%.c
 	$(CLANG) $(M4F_CFLAGS) -c $< -o $@
 $(BUILD)/m4f/firmware.elf: $(BUILD)/m4f/startup.o $(BUILD)/m4f/support.o $(BUILD)/m4f/firmware.o $(BOARD_DIR)/link.ld
 	$(LLD) -T $(BOARD_DIR)/link.ld --gc-sections -Map $(@:.elf=.map) -o $@ $(filter %.o,$^)
+$(BUILD)/m4f/scenario.o: $(BUILD)/m4f/Firmware.swiftmodule $(SRC_SCENARIO) $(BOARD_DIR)/scenario-main.swift
+	$(SWIFTC) $(M4F_TARGET) $(EMBEDDED) -parse-as-library -I $(BUILD)/m4f -module-name ScenarioImage \
+	  $(SRC_SCENARIO) $(BOARD_DIR)/scenario-main.swift -c -o $@
+$(BUILD)/m4f/scenario.elf: $(BUILD)/m4f/startup.o $(BUILD)/m4f/support.o $(BUILD)/m4f/scenario.o $(BOARD_DIR)/link.ld
+	$(LLD) -T $(BOARD_DIR)/link.ld --gc-sections -o $@ $(filter %.o,$^)
 
 embedded-m4f: $(BUILD)/m4f/firmware.elf tools
 	@for o in $(BUILD)/m4f/firmware.o $(BUILD)/m4f/startup.o $(BUILD)/m4f/support.o; do \
@@ -175,6 +185,27 @@ firmware-size: $(BUILD)/m4f/firmware.elf
 	  $$2 ~ /^\.(isr_vector|text|rodata|ARM\.exidx|data|bss)$$/ { printf "  %-12s %7d B\n", $$2, hex($$3) } \
 	  END { printf "flash_bytes=%d\nram_bytes=%d\n", flash, ram }'
 
+# The M4F image's resource budget (Docs/firmware-budget.md): flash, static RAM, the stack's peak
+# (painted and scanned on the chip) and the guest instructions of every tick, counted exactly by
+# a QEMU TCG plugin built here, over BUDGET_TICKS ms of the bench. Fails when a figure exceeds the
+# issue's targets or grows by more than 10 % over Fixtures/firmware-budget.baseline; `make test`
+# runs it with BUDGET_MODE=--report-targets (only the baseline fails it) until the targets are met.
+# firmware-budget-baseline writes the baseline from this build.
+BUDGET_TICKS    ?= 60000
+BUDGET_BASELINE := Fixtures/firmware-budget.baseline
+BUDGET_MODE     ?=
+PLUGIN          := $(BUILD)/qemu-tick-insns.so
+$(PLUGIN): $(SCRIPTS)/qemu-tick-insns.c
+	@$(SCRIPTS)/ensure-commands.sh cc:gcc
+	@mkdir -p $(@D)
+	cc -shared -fPIC -O2 -Wall -Werror -o $@ $<
+firmware-budget: $(BUILD)/m4f/firmware.elf $(PLUGIN)
+	@$(SCRIPTS)/ensure-commands.sh qemu-system-arm:qemu-system-arm
+	@$(SCRIPTS)/firmware-budget.sh $< $(PLUGIN) $(OBJDUMP) $(NM) $(BUDGET_BASELINE) $(BUDGET_TICKS) $(BUDGET_MODE)
+firmware-budget-baseline: $(BUILD)/m4f/firmware.elf $(PLUGIN)
+	@$(SCRIPTS)/ensure-commands.sh qemu-system-arm:qemu-system-arm
+	@$(SCRIPTS)/firmware-budget.sh $< $(PLUGIN) $(OBJDUMP) $(NM) $(BUDGET_BASELINE) $(BUDGET_TICKS) --update
+
 # The M4F image on QEMU's mps2-an386 (Cortex-M4F): the bench for 60 s of ticks; the image's
 # return value is QEMU's exit status. -icount shift=0 makes emulated time deterministic.
 QEMU_M4F := qemu-system-arm -M mps2-an386 -cpu cortex-m4 -display none -monitor none -serial none -icount shift=0 \
@@ -183,9 +214,27 @@ qemu-run: $(BUILD)/m4f/firmware.elf
 	@$(SCRIPTS)/ensure-commands.sh qemu-system-arm:qemu-system-arm
 	timeout 300 $(QEMU_M4F) -kernel $< -append 60000
 
+# The on-chip scenario (Firmware/Boards/Common/Scenario.swift): 10 simulated minutes at 1 ms on a
+# compact pack model, an open sense wire that opens the contactors at 8 min, a digest of every CAN
+# frame the firmware sent. The M4F scenario image under QEMU and the Embedded x86_64 image
+# (argument 0) must end exactly as Fixtures/scenario-digest.txt says; a SwiftPM test
+# (ScenarioDigestTests) checks the same file from a normal host build.
+SCENARIO_DIGEST := Fixtures/scenario-digest.txt
+scenario: $(BUILD)/m4f/scenario.elf $(BUILD)/host/firmware-host
+	@$(SCRIPTS)/ensure-commands.sh qemu-system-arm:qemu-system-arm
+	@./$(BUILD)/host/firmware-host 0 > $(BUILD)/scenario-host.out \
+	  || { cat $(BUILD)/scenario-host.out; echo "FAIL: the x86_64 image's scenario did not pass"; exit 1; }
+	@timeout 300 $(QEMU_M4F) -kernel $(BUILD)/m4f/scenario.elf > $(BUILD)/scenario-m4f.out \
+	  || { cat $(BUILD)/scenario-m4f.out; echo "FAIL: the M4F image's scenario did not pass"; exit 1; }
+	@for run in host m4f; do \
+	  grep '^scenario_' $(BUILD)/scenario-$$run.out | grep -v '^scenario_ticks=' > $(BUILD)/scenario-$$run.txt; \
+	  cmp -s $(BUILD)/scenario-$$run.txt $(SCENARIO_DIGEST) || { diff $(SCENARIO_DIGEST) $(BUILD)/scenario-$$run.txt; \
+	    echo "FAIL: the $$run image's scenario differs from $(SCENARIO_DIGEST)"; exit 1; }; done
+	@echo "scenario OK: M4F (QEMU) and x86_64 end as $(SCENARIO_DIGEST): $$(grep digest $(SCENARIO_DIGEST))"
+
 # --------------------------------------------------------------------------- the audit
 # No allocator (or stack-protector) symbol, defined or referenced, in any firmware object or image.
-audit: $(BUILD)/host/firmware-host $(BUILD)/m4f/firmware.o $(BUILD)/m4f/firmware.elf
+audit: $(BUILD)/host/firmware-host $(BUILD)/m4f/firmware.o $(BUILD)/m4f/firmware.elf $(BUILD)/m4f/scenario.elf
 	@for f in $^; do \
 	  if $(NM) $$f 2>/dev/null | awk '{print $$NF}' | grep -E '$(FORBIDDEN)'; then \
 	    echo "FAIL: forbidden symbols in $$f"; exit 1; fi; done

@@ -13,11 +13,11 @@ let package = Package(
     ],
     targets: [
         // Protocols and value types the firmware runs against. Standard library only.
-        .target(name: "HAL", path: "HAL"),
+        .target(name: "HAL", path: "HAL", swiftSettings: [.enableExperimentalFeature("AddressableParameters")]),
         // The control loop and everything it runs. Imports HAL only. Board support
         // (startup code, linker scripts, Embedded entry points) is built by the Makefile.
-        // AddressableParameters: large read-only inputs are passed by address (`@_addressable`),
-        // which keeps copies of them out of the Cortex-M stack frames (Docs/firmware-budget.md).
+        // AddressableParameters (HAL, Firmware): large read-only inputs are passed by address
+        // (`@_addressable`), which keeps copies out of the Cortex-M frames (Docs/firmware-budget.md).
         .target(name: "Firmware", dependencies: ["HAL"], path: "Firmware", exclude: ["Boards"],
                 swiftSettings: [.enableExperimentalFeature("AddressableParameters")]),
         // Host side: virtual pack, simulation, reports, command line. Foundation allowed.

@@ -79,10 +79,12 @@ public struct CANFrame: Equatable, Sendable {
     }
 
     /// Payload byte `index` (0..<length). Remote frames carry no data.
+    /// (Read in place, through a span: indexing the payload of a borrowed frame directly copied
+    /// all 64 bytes per byte read in the Embedded Cortex-M build; Docs/firmware-budget.md.)
     public subscript(index: Int) -> UInt8 {
-        get {
+        @_addressableSelf get {
             precondition(index >= 0 && index < length, "CANFrame: byte index out of range")
-            return bytes[index]
+            return bytes.span[index]
         }
         set {
             precondition(index >= 0 && index < length && format != .classicRemote,

@@ -50,7 +50,8 @@ public struct BalancingController: Sendable {
     /// Charge each cell still has to give (mAs); zero when no target.
     public private(set) var remaining: PerCell<Int32>
     /// Charge bled per cell since start (mAs), and in all.
-    public private(set) var bled: PerCell<Int32>
+    /// (`internal(set)` so that the estimator can be handed it `inout`, i.e. by address.)
+    public internal(set) var bled: PerCell<Int32>
     public private(set) var bledTotal = MilliampereSeconds.zero
     var restSince = never
     /// The front end did not take the last command: send it again at the next decision.
@@ -63,10 +64,10 @@ public struct BalancingController: Sendable {
     }
 
     /// The lowest valid cell voltage outside `suspect`, or nil when there is none.
-    func trustedMinimum(_ m: borrowing @_addressable Measurements, suspect: CellSet) -> Millivolts? {
+    func trustedMinimum(_ m: inout Measurements, suspect: CellSet) -> Millivolts? {
         var lowest: Millivolts? = nil
-        for i in m.cells.cellVoltages.indices where m.cells.cellVoltages[i].isValid && !suspect.contains(i) {
-            let v = m.cells.cellVoltages[i].value
+        for i in m.cells.cellVoltages.indices where m.cellVoltage(i).isValid && !suspect.contains(i) {
+            let v = m.cellVoltage(i).value
             if lowest == nil || v < lowest! { lowest = v }
         }
         return lowest
@@ -78,7 +79,7 @@ public struct BalancingController: Sendable {
 
     /// Stage `balancing` (every 100 ms): decides the bleeding cells; returns the command when it
     /// changed (nil otherwise).
-    mutating func update(now: Instant, measurements m: borrowing @_addressable Measurements, cells stats: PackStatistics<Millivolts>?,
+    mutating func update(now: Instant, measurements m: inout Measurements, cells stats: PackStatistics<Millivolts>?,
                          temperatures: PackStatistics<DeciCelsius>?, faults: FaultStatus, suspect: CellSet,
                          capability: BalancingCapability,
                          configuration c: borrowing @_addressable PackConfiguration, dt: Microseconds) -> BalancingCommand? {
@@ -107,10 +108,10 @@ public struct BalancingController: Sendable {
         // Charge targets from rest voltages, once per rest.
         if atRest, restSince != never, t - restSince >= b.restForTargets.rawValue, targetsTakenAt < restSince,
            let stats, stats.invalidCount == 0 {
-            let emptiest = c.openCircuitVoltage.stateOfCharge(atRestVoltage: trustedMinimum(m, suspect: suspect) ?? stats.minimum)
+            let emptiest = c.openCircuitVoltage.stateOfCharge(atRestVoltage: trustedMinimum(&m, suspect: suspect) ?? stats.minimum)
             let capacity = Float(approximating: c.ratedCapacity.rawValue)
             for i in m.cells.cellVoltages.indices {
-                let soc = c.openCircuitVoltage.stateOfCharge(atRestVoltage: m.cells.cellVoltages[i].value)
+                let soc = c.openCircuitVoltage.stateOfCharge(atRestVoltage: m.cellVoltage(i).value)
                 let excess = (soc - emptiest) * capacity
                 remaining[i] = excess >= Float(approximating: b.minimumTarget.rawValue) ? Int32(excess) : 0
             }
@@ -131,7 +132,7 @@ public struct BalancingController: Sendable {
             let voltagesTellCharge = settled || (charging && (current.map { Float(Int($0.rawValue)) <= tenthC } ?? false))
             // The reference is the lowest cell whose reading is trusted (a channel frozen low must
             // not make the others bleed towards a value that is not real).
-            let reference = (trustedMinimum(m, suspect: suspect) ?? stats.minimum).rawValue
+            let reference = (trustedMinimum(&m, suspect: suspect) ?? stats.minimum).rawValue
             var hasTargets = false
             for i in remaining.indices where remaining[i] > 0 { hasTargets = true }
             // Candidates by need: charge targets, or voltage above the lowest (with hysteresis).
@@ -141,9 +142,9 @@ public struct BalancingController: Sendable {
             while picked < channels {
                 var best = -1, bestNeed: Int32 = 0
                 // Never a cell flagged faulty: invalid reading, stuck channel.
-                for i in m.cells.cellVoltages.indices where m.cells.cellVoltages[i].isValid && !next.contains(i)
+                for i in m.cells.cellVoltages.indices where m.cellVoltage(i).isValid && !next.contains(i)
                     && !suspect.contains(i) {
-                    let above = m.cells.cellVoltages[i].value.rawValue - reference
+                    let above = m.cellVoltage(i).value.rawValue - reference
                     let need: Int32
                     if hasTargets {
                         need = remaining[i]
@@ -156,7 +157,7 @@ public struct BalancingController: Sendable {
                     if need > bestNeed { best = i; bestNeed = need }
                 }
                 guard best >= 0 else { break }
-                let power = m.cells.cellVoltages[best].value.rawValue * bleedCurrent / 1_000        // mW
+                let power = m.cellVoltage(best).value.rawValue * bleedCurrent / 1_000        // mW
                 guard power <= budget else { break }
                 budget -= power
                 next.insert(best)

@@ -75,7 +75,7 @@ public enum E2E {
     /// Profile 1 (variant 1A, both Data ID bytes): CRC-8 with polynomial 0x1D over the Data ID's
     /// low and high byte, then payload bytes 1..<length. The AUTOSAR chaining (start 0xFF,
     /// `IsFirstCall = FALSE`, final XOR cancelled) makes the net start value 0 and no final XOR.
-    public static func profile1CRC(_ frame: CANFrame, dataID: UInt16) -> UInt8 {
+    public static func profile1CRC(_ frame: borrowing @_addressable CANFrame, dataID: UInt16) -> UInt8 {
         var crc: UInt8 = 0
         crc = crc8(crc, UInt8(truncatingIfNeeded: dataID))
         crc = crc8(crc, UInt8(truncatingIfNeeded: dataID &>> 8))
@@ -97,7 +97,7 @@ public enum E2E {
 
     /// Profile 5: CRC-16/CCITT-FALSE (polynomial 0x1021, start 0xFFFF) over payload bytes
     /// 2..<length, then the Data ID's low and high byte.
-    public static func profile5CRC(_ frame: CANFrame, dataID: UInt16) -> UInt16 {
+    public static func profile5CRC(_ frame: borrowing @_addressable CANFrame, dataID: UInt16) -> UInt16 {
         var crc: UInt16 = 0xFFFF
         var i = 2
         while i < frame.length {

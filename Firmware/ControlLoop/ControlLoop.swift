@@ -148,7 +148,7 @@ public struct ControlLoop<Board: BMSBoard> {
         ran.insert(.sample)
         measurements.validate(now: now, configuration: configuration)
         ran.insert(.validate)
-        cellStatistics = PackStatistics(of: measurements.cells.cellVoltages)
+        cellStatistics = measurements.cellVoltageStatistics()
         ran.insert(.cellStatistics)
         receiveCAN(now: now)
         ran.insert(.canReceive)
@@ -157,7 +157,9 @@ public struct ControlLoop<Board: BMSBoard> {
         coulombCounter.integrate(current: measurements.pack.current.validValue, dt: dt ?? .zero,
                                  maximumStep: configuration.measurementTimeout)
         ran.insert(.coulombCount)
-        faultMonitor.evaluate(now: now, measurements: measurements, cells: cellStatistics,
+        // The stages take `measurements` inout only to read it in place (by address: a borrowed
+        // copy of it, or of its lists, went into their frames on the Cortex-M; Docs/firmware-budget.md).
+        faultMonitor.evaluate(now: now, measurements: &measurements, cells: cellStatistics,
                               temperatures: temperatureStatistics, configuration: configuration)
         ran.insert(.faultChecks)
         let observation = observe(now: now)
@@ -169,20 +171,20 @@ public struct ControlLoop<Board: BMSBoard> {
         ran.insert(.contactorSequencing)
 
         if due.every10ms {
-            chargeBasedSOC.update(measurements: measurements, cellStatistics: cellStatistics,
+            chargeBasedSOC.update(measurements: &measurements, cellStatistics: cellStatistics,
                                   counter: coulombCounter, bled: balancer.bledTotal, configuration: configuration)
             ran.insert(.stateOfCharge)
             #if !BMS_NO_ESTIMATOR
             if estimator.isEnabled {
-                estimator.update(measurements: measurements, temperatures: temperatureStatistics, counter: coulombCounter,
-                                 bled: balancer.bled, seconds: 0.01)
+                estimator.update(measurements: &measurements, temperatures: temperatureStatistics, counter: coulombCounter,
+                                 bled: &balancer.bled, seconds: 0.01)
                 ran.insert(.stateEstimation)
             }
             #endif
             var connected: OperatingMode? = nil
             if case .connected(let mode) = stateMachine.state { connected = mode }
             let limitSOC = limitStateOfCharge()
-            powerLimiter.update(measurements: measurements, cells: cellStatistics, temperatures: temperatureStatistics,
+            powerLimiter.update(measurements: &measurements, cells: cellStatistics, temperatures: temperatureStatistics,
                                 stateOfCharge: limitSOC.discharge, chargeStateOfCharge: limitSOC.charge,
                                 faults: faultMonitor.status, connected: connected, configuration: configuration,
                                 dt: .milliseconds(10))
@@ -191,11 +193,11 @@ public struct ControlLoop<Board: BMSBoard> {
             ran.insert(.fastFrames)
         }
         if due.every100ms {
-            temperatureStatistics = PackStatistics(of: measurements.cells.temperatures)
+            temperatureStatistics = measurements.temperatureStatistics()
             ran.insert(.temperatureStatistics)
-            faultMonitor.evaluateStuck(now: now, measurements: measurements, configuration: configuration)
+            faultMonitor.evaluateStuck(now: now, measurements: &measurements, configuration: configuration)
             ran.insert(.stuckChannels)
-            if let command = balancer.update(now: now, measurements: measurements, cells: cellStatistics,
+            if let command = balancer.update(now: now, measurements: &measurements, cells: cellStatistics,
                                              temperatures: temperatureStatistics, faults: faultMonitor.status,
                                              suspect: faultMonitor.suspectCells,
                                              capability: board.cellMonitor.balancingCapability, configuration: configuration,
@@ -210,7 +212,7 @@ public struct ControlLoop<Board: BMSBoard> {
             ran.insert(.statusFrames)
         }
         if due.every1s {
-            faultMonitor.evaluateRise(now: now, measurements: measurements, configuration: configuration)
+            faultMonitor.evaluateRise(now: now, measurements: &measurements, configuration: configuration)
             ran.insert(.temperatureRise)
             timing.closeWindow()
             ran.insert(.timingReport)

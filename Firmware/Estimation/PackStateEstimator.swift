@@ -209,8 +209,8 @@ public struct PackStateEstimator: Sendable {
     /// its own last 100 ms, its latest voltage and the mean temperature); then the pack figures
     /// and, at the end of a long enough rest, the capacity. Spreading the elements over the 10 ms
     /// slots keeps the work per slot small (Docs/estimation.md has the cost).
-    mutating func update(measurements m: borrowing @_addressable Measurements, temperatures: PackStatistics<DeciCelsius>?, counter: CoulombCounter,
-                         bled: borrowing @_addressable PerCell<Int32>, seconds period: Float) {
+    mutating func update(measurements m: inout Measurements, temperatures: PackStatistics<DeciCelsius>?, counter: CoulombCounter,
+                         bled: inout PerCell<Int32>, seconds period: Float) {
         guard isEnabled else { return }
         if let t = temperatures { heldCelsius = Float(Int(t.mean.rawValue)) / 10 }
         let charge = counter.netChargeNanocoulombs
@@ -219,8 +219,8 @@ public struct PackStateEstimator: Sendable {
             // Start each filter from its voltage at the present current, all at once.
             guard let current = sampled else { return }
             for i in 0..<elements.count {
-                guard let mv = m.cells.cellVoltages[i].validValue else { return }
-                assignTemperature(i, m)
+                guard let mv = m.cellVoltage(i).validValue else { return }
+                assignTemperature(i, &m)
                 elements[i].filter.start(voltage: Float(Int(mv.rawValue)) / 1_000, current: current, celsius: elements[i].celsius,
                                          model: configuration.cellModel, tuning: configuration.tuning)
                 elements[i].lastChargeNanocoulombs = charge
@@ -237,7 +237,7 @@ public struct PackStateEstimator: Sendable {
         let dt = period * Float(PackStateEstimator.turns)
         var i = turn
         while i < elements.count {
-            step(i, measurements: m, sampled: sampled, charge: charge, bled: bled[i], seconds: dt)
+            step(i, measurements: &m, sampled: sampled, charge: charge, bled: bled[i], seconds: dt)
             i += PackStateEstimator.turns
         }
         turn = turn + 1 == PackStateEstimator.turns ? 0 : turn + 1
@@ -247,15 +247,15 @@ public struct PackStateEstimator: Sendable {
     /// Gives element `i` the temperature of its nearest sensor with a valid reading (by position
     /// in the string), or the sensors' mean (`heldCelsius`) when the sensors' places are not known
     /// or none is valid. Done on the element's turn: nothing reads it in between.
-    mutating func assignTemperature(_ i: Int, _ m: borrowing @_addressable Measurements) {
+    mutating func assignTemperature(_ i: Int, _ m: inout Measurements) {
         let places = configuration.sensorElements
         var best = -1, bestDistance = Int.max
-        for j in 0..<min(places.count, m.cells.temperatures.count) where m.cells.temperatures[j].validValue != nil {
+        for j in 0..<min(places.count, m.cells.temperatures.count) where m.temperature(j).validValue != nil {
             let d = Int(places[j]) - i
             let distance = d < 0 ? -d : d
             if distance < bestDistance { best = j; bestDistance = distance }
         }
-        if best >= 0, let reading = m.cells.temperatures[best].validValue {
+        if best >= 0, let reading = m.temperature(best).validValue {
             elements[i].celsius = Float(Int(reading.rawValue)) / 10
         } else {
             elements[i].celsius = heldCelsius
@@ -264,8 +264,8 @@ public struct PackStateEstimator: Sendable {
 
     /// Element `i`'s turn: its filter step, a resistance measurement when the current changed
     /// enough since its last turn, and a relaxed point at the end of a rest.
-    mutating func step(_ i: Int, measurements m: borrowing @_addressable Measurements, sampled: Float?, charge: Int64, bled: Int32, seconds dt: Float) {
-        assignTemperature(i, m)
+    mutating func step(_ i: Int, measurements m: inout Measurements, sampled: Float?, charge: Int64, bled: Int32, seconds dt: Float) {
+        assignTemperature(i, &m)
         let celsius = elements[i].celsius
         let elementCoulombs = Float(approximating: charge &- elements[i].lastChargeNanocoulombs) * 1e-9
             - Float(Int(bled &- elements[i].lastBled)) / 1_000
@@ -273,7 +273,7 @@ public struct PackStateEstimator: Sendable {
         elements[i].lastBled = bled
         elements[i].chargeAs += elementCoulombs
         elements[i].throughputSinceAnchorAs += elementCoulombs < 0 ? -elementCoulombs : elementCoulombs
-        let millivolts = m.cells.cellVoltages[i].validValue?.rawValue
+        let millivolts = m.cellVoltage(i).validValue?.rawValue
         if let current = sampled, let millivolts { measureResistance(i, current: current, millivolts: millivolts) }
         elements[i].previousCurrent = sampled ?? .nan
         elements[i].previousMillivolts = millivolts ?? 0

@@ -73,6 +73,19 @@ public struct Measurements: Sendable {
         currentSensorFailures = FailureCount()
     }
 
+    /// Cell `i`'s validated voltage, and temperature sensor `i`'s validated reading, read in place.
+    /// The stages read the lists through these, not `cells.cellVoltages[i]`: in a loop, the
+    /// optimiser hoisted a load of the whole list out of it and then copied the list into a
+    /// temporary for every element read (the Embedded Cortex-M build; Docs/firmware-budget.md).
+    /// `mutating` and not inlined only for that.
+    @inline(never) mutating func cellVoltage(_ i: Int) -> Reading<Millivolts> { cells.cellVoltages[i] }
+    @inline(never) mutating func temperature(_ i: Int) -> Reading<DeciCelsius> { cells.temperatures[i] }
+
+    /// Statistics over the validated cell voltages and temperatures, read in place (stages
+    /// `cellStatistics` and `temperatureStatistics`).
+    mutating func cellVoltageStatistics() -> PackStatistics<Millivolts>? { PackStatistics.over(&cells.cellVoltages) }
+    mutating func temperatureStatistics() -> PackStatistics<DeciCelsius>? { PackStatistics.over(&cells.temperatures) }
+
     /// Stage `sample`, first half: reads the cell monitor. A failed read leaves every raw cell
     /// reading `.notMeasured` and is counted by kind.
     mutating func sample<Monitor: CellMonitor>(cellMonitor: inout Monitor) {

@@ -52,7 +52,16 @@ public struct PackStatistics<Value: IntegerQuantity>: Equatable, Sendable {
 
     /// Statistics over the valid readings, or nil when none is valid. Values must be validated
     /// (within the configured plausible ranges), which keeps the sums far from overflow.
-    public init?<let capacity: Int>(of readings: borrowing @_addressable FixedList<capacity, Reading<Value>>) {
+    public init?<let capacity: Int>(of readings: FixedList<capacity, Reading<Value>>) {
+        var list = readings
+        guard let statistics = PackStatistics.over(&list) else { return nil }
+        self = statistics
+    }
+
+    /// The same over `readings` in place (`inout` only so that the list is read where it is:
+    /// reading the elements of a borrowed list copies it whole on the Cortex-M; the loop's
+    /// stages call this through `Measurements`; Docs/firmware-budget.md).
+    static func over<let capacity: Int>(_ readings: inout FixedList<capacity, Reading<Value>>) -> PackStatistics? {
         var minimumIndex = -1, maximumIndex = -1
         var minimum = Int32.max, maximum = Int32.min
         var sum: Int32 = 0
@@ -70,8 +79,8 @@ public struct PackStatistics<Value: IntegerQuantity>: Equatable, Sendable {
         let n = Int32(truncatingIfNeeded: valid)
         // Round half away from zero: (2·sum ± n) / (2·n), with Int32 division truncating to zero.
         let mean = sum >= 0 ? (2 &* sum &+ n) / (2 &* n) : (2 &* sum &- n) / (2 &* n)
-        self.init(minimum: Value(integerValue: minimum), minimumIndex: minimumIndex,
-                  maximum: Value(integerValue: maximum), maximumIndex: maximumIndex,
-                  mean: Value(integerValue: mean), sum: sum, validCount: valid, invalidCount: readings.count - valid)
+        return PackStatistics(minimum: Value(integerValue: minimum), minimumIndex: minimumIndex,
+                              maximum: Value(integerValue: maximum), maximumIndex: maximumIndex,
+                              mean: Value(integerValue: mean), sum: sum, validCount: valid, invalidCount: readings.count - valid)
     }
 }

@@ -98,50 +98,49 @@ public struct PowerLimiter: Sendable {
     /// Stage `powerLimits` (every 10 ms). `connected` is the mode the contactors are closed for
     /// (nil: open, every limit zero). `stateOfCharge` derates discharge (the weakest element's,
     /// when known) and `chargeStateOfCharge` charge (the strongest's; nil: the same as discharge).
-    mutating func update(measurements m: borrowing @_addressable Measurements, cells: PackStatistics<Millivolts>?,
+    mutating func update(measurements m: inout Measurements, cells: PackStatistics<Millivolts>?,
                          temperatures: PackStatistics<DeciCelsius>?, stateOfCharge: Float?, chargeStateOfCharge: Float? = nil,
                          faults: FaultStatus, connected: OperatingMode?, configuration c: borrowing @_addressable PackConfiguration, dt: Microseconds) {
-        let p = c.powerLimits, protection = c.protection
-        estimateHeating(measurements: m, cells: cells, configuration: p, seconds: Float(Int(dt.saturatedInt32)) / 1_000_000)
+        estimateHeating(measurements: &m, cells: cells, configuration: c.powerLimits, seconds: Float(Int(dt.saturatedInt32)) / 1_000_000)
         var target = PowerLimits()
         if let mode = connected, faults.safety.isEmpty, let current = m.pack.current.validValue {
             // Resistance for each horizon, at the coldest sensor (the worst case).
             let coldest = Float(Int(temperatures?.minimum.rawValue ?? 250)) / 10
-            let warmth = 1 + p.resistanceRisePerKelvinBelow25 * (coldest < 25 ? 25 - coldest : 0)
-            let r2s = (p.r0Milliohms + p.r1Milliohms * (1 - decay1.0) + p.r2Milliohms * (1 - decay2.0)) * warmth
-            let r10s = (p.r0Milliohms + p.r1Milliohms * (1 - decay1.1) + p.r2Milliohms * (1 - decay2.1)) * warmth
-            let r30s = (p.r0Milliohms + p.r1Milliohms * (1 - decay1.2) + p.r2Milliohms * (1 - decay2.2)) * warmth
+            let warmth = 1 + c.powerLimits.resistanceRisePerKelvinBelow25 * (coldest < 25 ? 25 - coldest : 0)
+            let r2s = (c.powerLimits.r0Milliohms + c.powerLimits.r1Milliohms * (1 - decay1.0) + c.powerLimits.r2Milliohms * (1 - decay2.0)) * warmth
+            let r10s = (c.powerLimits.r0Milliohms + c.powerLimits.r1Milliohms * (1 - decay1.1) + c.powerLimits.r2Milliohms * (1 - decay2.1)) * warmth
+            let r30s = (c.powerLimits.r0Milliohms + c.powerLimits.r1Milliohms * (1 - decay1.2) + c.powerLimits.r2Milliohms * (1 - decay2.2)) * warmth
             // The weakest cell decides: least headroom to the recommended-safety voltages.
             if let stats = cells, stats.invalidCount == 0, stats.validCount > 0 {
                 let lowest = stats.minimum.rawValue, highest = stats.maximum.rawValue
-                let dischargeRoom = Float(Int(lowest - protection.cellUndervoltage.recommendedSafety))      // mV
-                let chargeRoom = Float(Int(protection.cellOvervoltage.recommendedSafety - highest))
+                let dischargeRoom = Float(Int(lowest - c.protection.cellUndervoltage.recommendedSafety))      // mV
+                let chargeRoom = Float(Int(c.protection.cellOvervoltage.recommendedSafety - highest))
                 let now = Float(Int(current.rawValue))                                                     // mA, + = charging
                 // v' = v + (I' − I)·R ≥ V_min  ⇒  |I'| ≤ room/R − I (mV/mΩ = A = 1000 mA).
                 func limit(_ room: Float, _ r: Float, _ sign: Float) -> Float { max(0, room / r * 1_000 + sign * now) }
-                let socFactor = PowerLimiter.socFactors(stateOfCharge, p, charging: chargeStateOfCharge)
-                let temperatureFactor = PowerLimiter.temperatureFactors(temperatures, protection,
+                let socFactor = PowerLimiter.socFactors(stateOfCharge, c.powerLimits, charging: chargeStateOfCharge)
+                let temperatureFactor = PowerLimiter.temperatureFactors(temperatures, c.protection,
                                                                         excess: Int32(hottestExcess * 10))
                 var faultFactor: Float = 1
-                if !faults.derating.isEmpty { faultFactor = p.recommendedSafetyFactor } else if !faults.warnings.isEmpty { faultFactor = p.maximumOperatingFactor }
+                if !faults.derating.isEmpty { faultFactor = c.powerLimits.recommendedSafetyFactor } else if !faults.warnings.isEmpty { faultFactor = c.powerLimits.maximumOperatingFactor }
                 let chargeScale = socFactor.charge * temperatureFactor.charge * faultFactor * (mode == .drive || mode == .charge ? 1 : 0)
                 let dischargeScale = socFactor.discharge * temperatureFactor.discharge * faultFactor * (mode == .drive ? 1 : 0)
                 func clamp(_ x: Float, _ ceiling: Milliamperes) -> Milliamperes {
                     let scaled = x
                     return Milliamperes(Int32(min(scaled, Float(Int(ceiling.rawValue)))))
                 }
-                target.charge2s = clamp(limit(chargeRoom, r2s, 1) * chargeScale, p.maximumCharge.0)
-                target.charge10s = clamp(limit(chargeRoom, r10s, 1) * chargeScale, p.maximumCharge.1)
-                target.charge30s = clamp(limit(chargeRoom, r30s, 1) * chargeScale, p.maximumCharge.2)
-                target.discharge2s = clamp(limit(dischargeRoom, r2s, -1) * dischargeScale, p.maximumDischarge.0)
-                target.discharge10s = clamp(limit(dischargeRoom, r10s, -1) * dischargeScale, p.maximumDischarge.1)
-                target.discharge30s = clamp(limit(dischargeRoom, r30s, -1) * dischargeScale, p.maximumDischarge.2)
+                target.charge2s = clamp(limit(chargeRoom, r2s, 1) * chargeScale, c.powerLimits.maximumCharge.0)
+                target.charge10s = clamp(limit(chargeRoom, r10s, 1) * chargeScale, c.powerLimits.maximumCharge.1)
+                target.charge30s = clamp(limit(chargeRoom, r30s, 1) * chargeScale, c.powerLimits.maximumCharge.2)
+                target.discharge2s = clamp(limit(dischargeRoom, r2s, -1) * dischargeScale, c.powerLimits.maximumDischarge.0)
+                target.discharge10s = clamp(limit(dischargeRoom, r10s, -1) * dischargeScale, c.powerLimits.maximumDischarge.1)
+                target.discharge30s = clamp(limit(dischargeRoom, r30s, -1) * dischargeScale, c.powerLimits.maximumDischarge.2)
             }
         }
         available = target
         // Rise no faster than the ramp rate; fall at once.
         // mA/s × µs / 10⁶ in Float (no 64-bit division on 32-bit targets).
-        let step = Int32(Float(Int(p.rampRate.rawValue)) * Float(Int(dt.saturatedInt32)) / 1_000_000)
+        let step = Int32(Float(Int(c.powerLimits.rampRate.rawValue)) * Float(Int(dt.saturatedInt32)) / 1_000_000)
         func ramp(_ old: Milliamperes, _ new: Milliamperes) -> Milliamperes {
             new.rawValue > old.rawValue ? Milliamperes(min(new.rawValue, old.rawValue &+ step)) : new
         }
@@ -154,7 +153,7 @@ public struct PowerLimiter: Sendable {
     }
 
     /// Advances each cell's estimated excess temperature by `seconds`.
-    mutating func estimateHeating(measurements m: borrowing @_addressable Measurements, cells stats: PackStatistics<Millivolts>?,
+    mutating func estimateHeating(measurements m: inout Measurements, cells stats: PackStatistics<Millivolts>?,
                                   configuration p: borrowing @_addressable PowerLimitConfiguration, seconds: Float) {
         let amperes = Float(Int(m.pack.current.validValue?.rawValue ?? 0)) / 1_000
         // The mean over valid cells; heat only counts with every cell valid.
@@ -162,7 +161,8 @@ public struct PowerLimiter: Sendable {
         let mean = stats.map { Float(Int($0.sum)) / Float($0.validCount) } ?? 0
         var hottest: Float = 0
         let decay = p.elementConductance * seconds / p.elementHeatCapacity, gain = seconds / p.elementHeatCapacity
-        m.cells.cellVoltages.forEachElement { i, reading in
+        for i in m.cells.cellVoltages.indices {
+            let reading = m.cellVoltage(i)
             var watts: Float = 0
             if allValid {
                 // Discharging (I < 0): a cell below the mean loses more; charging: one above it.
@@ -192,15 +192,18 @@ public struct PowerLimiter: Sendable {
     static func temperatureFactors(_ t: PackStatistics<DeciCelsius>?, _ p: borrowing @_addressable ProtectionConfiguration,
                                    excess: Int32 = 0) -> (charge: Float, discharge: Float) {
         guard let t else { return (1, 1) }
-        func factor(_ value: Int32, _ limit: TieredLimit) -> Float {
-            let start = limit.maximumOperating, end = limit.recommendedSafety
-            guard start != end else { return limit.violates(value, end) ? 0 : 1 }
-            let x = Float(Int(value - start)) / Float(Int(end - start))
-            return 1 - min(1, max(0, x))
-        }
         let hot = Int32(t.maximum.rawValue) + excess, cold = Int32(t.minimum.rawValue)
-        let charge = min(factor(hot, p.overtemperatureCharge), factor(cold, p.undertemperatureCharge))
-        let discharge = min(factor(hot, p.overtemperatureDischarge), factor(cold, p.undertemperatureDischarge))
+        let charge = min(temperatureFactor(hot, p.overtemperatureCharge), temperatureFactor(cold, p.undertemperatureCharge))
+        let discharge = min(temperatureFactor(hot, p.overtemperatureDischarge), temperatureFactor(cold, p.undertemperatureDischarge))
         return (charge, discharge)
+    }
+
+    /// 1 inside `limit`'s maximum-operating threshold, falling linearly to 0 at its
+    /// recommended-safety one.
+    static func temperatureFactor(_ value: Int32, _ limit: borrowing @_addressable TieredLimit) -> Float {
+        let start = limit.maximumOperating, end = limit.recommendedSafety
+        guard start != end else { return limit.violates(value, end) ? 0 : 1 }
+        let x = Float(Int(value - start)) / Float(Int(end - start))
+        return 1 - min(1, max(0, x))
     }
 }

@@ -22,7 +22,7 @@ struct TieredTracker: Sendable {
     }
 
     /// Feeds one value (nil: the limit does not apply now, e.g. a charge limit while discharging).
-    mutating func update(_ value: Int32?, _ limit: TieredLimit, now: Instant, maximumStep: Int64 = 100_000) {
+    mutating func update(_ value: Int32?, _ limit: borrowing @_addressable TieredLimit, now: Instant, maximumStep: Int64 = 100_000) {
         let t = now.microsecondsSinceOrigin
         // The time this sample stands for: since the previous one (none for the first), at most
         // `maximumStep` (the caller's period plus margin: a gap in the calls is not time spent
@@ -46,7 +46,7 @@ struct TieredTracker: Sendable {
 
     @inline(__always)
     func step(_ score: inout Int64, _ confirmed: inout Bool, _ value: Int32?, _ threshold: Int32, _ debounce: Microseconds,
-              _ limit: TieredLimit, _ elapsed: Int64) {
+              _ limit: borrowing @_addressable TieredLimit, _ elapsed: Int64) {
         // Not applicable now (the other window: e.g. a sample at the rest current while charging):
         // no tier, and the count runs down as if inside — one such sample does not wipe it.
         guard let value else { score = max(0, score - elapsed); confirmed = false; return }
@@ -61,7 +61,7 @@ struct TieredTracker: Sendable {
 
     /// Whether a confirmed maximum-safety violation has waited out its reaction delay. Once
     /// confirmed it trips even if the value recovers during the delay.
-    func tripped(_ limit: TieredLimit, now: Instant) -> Bool {
+    func tripped(_ limit: borrowing @_addressable TieredLimit, now: Instant) -> Bool {
         safetyConfirmedAt != never && now.microsecondsSinceOrigin - safetyConfirmedAt >= limit.reactionDelay.rawValue
     }
 
@@ -75,7 +75,7 @@ struct PlausibilityTracker: Sendable {
     var confirmed = false
     var confirmedAt = never
 
-    mutating func update(_ condition: Bool, _ rule: PlausibilityRule, now: Instant) {
+    mutating func update(_ condition: Bool, _ rule: borrowing @_addressable PlausibilityRule, now: Instant) {
         let t = now.microsecondsSinceOrigin
         if condition {
             if since == never { since = t }
@@ -86,7 +86,7 @@ struct PlausibilityTracker: Sendable {
         }
     }
 
-    func tripped(_ rule: PlausibilityRule, now: Instant) -> Bool {
+    func tripped(_ rule: borrowing @_addressable PlausibilityRule, now: Instant) -> Bool {
         rule.tier == .maximumSafety && confirmedAt != never && now.microsecondsSinceOrigin - confirmedAt >= rule.reactionDelay.rawValue
     }
 
@@ -155,52 +155,51 @@ public struct FaultMonitor: Sendable {
 
     /// The 1 ms checks: cell voltages, currents, temperatures (from the latest 100 ms statistics)
     /// and the plausibility rules.
-    mutating func evaluate(now: Instant, measurements m: borrowing @_addressable Measurements, cells: PackStatistics<Millivolts>?,
+    mutating func evaluate(now: Instant, measurements m: inout Measurements, cells: PackStatistics<Millivolts>?,
                            temperatures: PackStatistics<DeciCelsius>?, configuration c: borrowing @_addressable PackConfiguration) {
-        let p = c.protection
-        overvoltage.update(cells?.maximum.rawValue, p.cellOvervoltage, now: now)
-        undervoltage.update(cells?.minimum.rawValue, p.cellUndervoltage, now: now)
+        overvoltage.update(cells?.maximum.rawValue, c.protection.cellOvervoltage, now: now)
+        undervoltage.update(cells?.minimum.rawValue, c.protection.cellUndervoltage, now: now)
         let current = m.pack.current.validValue
         let restCurrent = c.restCurrent       // (a borrowed parameter cannot be captured by the closure)
         let charging = current.map { $0 > restCurrent } ?? false
         let hottest = temperatures.map { Int32($0.maximum.rawValue) }, coldest = temperatures.map { Int32($0.minimum.rawValue) }
-        overtemperatureCharge.update(charging ? hottest : nil, p.overtemperatureCharge, now: now)
-        overtemperatureDischarge.update(charging ? nil : hottest, p.overtemperatureDischarge, now: now)
-        undertemperatureCharge.update(charging ? coldest : nil, p.undertemperatureCharge, now: now)
-        undertemperatureDischarge.update(charging ? nil : coldest, p.undertemperatureDischarge, now: now)
-        overcurrentCharge.update(current?.rawValue, p.overcurrentCharge, now: now)
-        overcurrentDischarge.update(current?.rawValue, p.overcurrentDischarge, now: now)
+        overtemperatureCharge.update(charging ? hottest : nil, c.protection.overtemperatureCharge, now: now)
+        overtemperatureDischarge.update(charging ? nil : hottest, c.protection.overtemperatureDischarge, now: now)
+        undertemperatureCharge.update(charging ? coldest : nil, c.protection.undertemperatureCharge, now: now)
+        undertemperatureDischarge.update(charging ? nil : coldest, c.protection.undertemperatureDischarge, now: now)
+        overcurrentCharge.update(current?.rawValue, c.protection.overcurrentCharge, now: now)
+        overcurrentDischarge.update(current?.rawValue, c.protection.overcurrentDischarge, now: now)
 
         // Plausibility. Channel problems and staleness are told apart by status (counted by
         // validation).
-        implausible.update(m.badCellChannels > 0, p.cellVoltageImplausible, now: now)
-        stale.update(m.staleCellChannels > 0, p.cellVoltageStale, now: now)
+        implausible.update(m.badCellChannels > 0, c.protection.cellVoltageImplausible, now: now)
+        stale.update(m.staleCellChannels > 0, c.protection.cellVoltageStale, now: now)
         let badSensors = m.invalidTemperatureSensors
         let sensors = m.cells.temperatures.count
-        temperatureSensor.update(badSensors > 0, p.temperatureSensorFault, now: now)
+        temperatureSensor.update(badSensors > 0, c.protection.temperatureSensorFault, now: now)
         allTemperatureSensors.update(sensors > 0 && 2 * badSensors > sensors,
-                                     PlausibilityRule(tier: .maximumSafety, debounce: p.temperatureSensorFault.debounce,
-                                                      reactionDelay: p.temperatureSensorFault.reactionDelay), now: now)
-        self.current.update(current == nil, p.currentMeasurementFault, now: now)
+                                     PlausibilityRule(tier: .maximumSafety, debounce: c.protection.temperatureSensorFault.debounce,
+                                                      reactionDelay: c.protection.temperatureSensorFault.reactionDelay), now: now)
+        self.current.update(current == nil, c.protection.currentMeasurementFault, now: now)
         var mismatch = false
         if let cells, cells.invalidCount == 0, let packVoltage = m.pack.packVoltage.validValue {
-            let allowance = p.sumOfCellsTolerance.rawValue
-                + p.sumOfCellsTolerancePerAmpere.rawValue * ((current?.magnitude.rawValue ?? 0) / 1_000)
+            let allowance = c.protection.sumOfCellsTolerance.rawValue
+                + c.protection.sumOfCellsTolerancePerAmpere.rawValue * ((current?.magnitude.rawValue ?? 0) / 1_000)
             let difference = cells.sum - packVoltage.rawValue
             mismatch = difference > allowance || difference < -allowance
         }
-        sumOfCells.update(mismatch, p.sumOfCellsMismatch, now: now)
+        sumOfCells.update(mismatch, c.protection.sumOfCellsMismatch, now: now)
         conclude(now: now, configuration: c)
     }
 
     /// The 100 ms checks: stuck cell-voltage channels.
-    mutating func evaluateStuck(now: Instant, measurements m: borrowing @_addressable Measurements, configuration c: borrowing @_addressable PackConfiguration) {
+    mutating func evaluateStuck(now: Instant, measurements m: inout Measurements, configuration c: borrowing @_addressable PackConfiguration) {
         let p = c.protection, t = now.microsecondsSinceOrigin
         let flowing = m.pack.current.validValue.map { $0.magnitude >= p.stuckCurrent } ?? false
         if !flowing { flowingSince = never } else if flowingSince == never { flowingSince = t }
         var stuckNow = CellSet()
         for i in m.cells.cellVoltages.indices {
-            let reading = m.cells.cellVoltages[i]
+            let reading = m.cellVoltage(i)
             guard reading.isValid else { unchangedSince[i] = never; continue }
             if reading.value.rawValue != lastValue[i] || unchangedSince[i] == never {
                 lastValue[i] = reading.value.rawValue
@@ -216,10 +215,10 @@ public struct FaultMonitor: Sendable {
     }
 
     /// The 1 s checks: temperature rate of rise over the configured window.
-    mutating func evaluateRise(now: Instant, measurements m: borrowing @_addressable Measurements, configuration c: borrowing @_addressable PackConfiguration) {
+    mutating func evaluateRise(now: Instant, measurements m: inout Measurements, configuration c: borrowing @_addressable PackConfiguration) {
         var sample = PerTemperatureSensor<Int16>(repeating: Int16.min, count: m.cells.temperatures.count)
-        for i in m.cells.temperatures.indices where m.cells.temperatures[i].isValid {
-            sample[i] = m.cells.temperatures[i].value.rawValue
+        for i in m.cells.temperatures.indices where m.temperature(i).isValid {
+            sample[i] = m.temperature(i).value.rawValue
         }
         let windowSeconds = Int32(saturating: c.protection.riseWindow.rawValue) / 1_000_000   // validated: 1...20 s
         let window = Int(windowSeconds)
@@ -242,44 +241,50 @@ public struct FaultMonitor: Sendable {
     }
 
     /// Sets `status` from the trackers. (Mutating so that it runs on `self` in place: a
-    /// non-mutating method on this 1.9 KB struct copied it on every tick.)
+    /// non-mutating method on this 1.9 KB struct copied it on every tick; the trackers and the
+    /// limits go to `tiered` and `rule` by address for the same reason.)
     mutating func conclude(now: Instant, configuration c: borrowing @_addressable PackConfiguration) {
-        let p = c.protection
         var s = FaultStatus()
-        func tiered(_ id: FaultID, _ tracker: TieredTracker, _ limit: TieredLimit) {
-            if tracker.tripped(limit, now: now) { s.tripped.insert(id); s.safety.insert(id) }
-            guard let tier = tracker.tier else { return }
-            s.warnings.insert(id)
-            if tier >= .recommendedSafety { s.derating.insert(id) }
-            if tier == .maximumSafety { s.safety.insert(id) }
-            if tracker.tripped(limit, now: now) { s.tripped.insert(id) }
-        }
-        func rule(_ id: FaultID, _ tracker: PlausibilityTracker, _ rule: PlausibilityRule) {
-            guard tracker.confirmed || tracker.tripped(rule, now: now) else { return }
-            s.warnings.insert(id)
-            if rule.tier >= .recommendedSafety { s.derating.insert(id) }
-            if rule.tier == .maximumSafety { s.safety.insert(id) }
-            if tracker.tripped(rule, now: now) { s.tripped.insert(id) }
-        }
-        tiered(.cellOvervoltage, overvoltage, p.cellOvervoltage)
-        tiered(.cellUndervoltage, undervoltage, p.cellUndervoltage)
-        tiered(.overtemperatureCharge, overtemperatureCharge, p.overtemperatureCharge)
-        tiered(.overtemperatureDischarge, overtemperatureDischarge, p.overtemperatureDischarge)
-        tiered(.undertemperatureCharge, undertemperatureCharge, p.undertemperatureCharge)
-        tiered(.undertemperatureDischarge, undertemperatureDischarge, p.undertemperatureDischarge)
-        tiered(.overcurrentCharge, overcurrentCharge, p.overcurrentCharge)
-        tiered(.overcurrentDischarge, overcurrentDischarge, p.overcurrentDischarge)
-        tiered(.temperatureRiseRate, riseRate, p.temperatureRiseRate)
-        rule(.cellVoltageImplausible, implausible, p.cellVoltageImplausible)
-        rule(.cellVoltageStale, stale, p.cellVoltageStale)
-        rule(.temperatureSensorFault, temperatureSensor, p.temperatureSensorFault)
-        let all = PlausibilityRule(tier: .maximumSafety, debounce: p.temperatureSensorFault.debounce,
-                                   reactionDelay: p.temperatureSensorFault.reactionDelay)
-        rule(.temperatureSensorFault, allTemperatureSensors, all)
-        rule(.currentMeasurementFault, current, p.currentMeasurementFault)
-        rule(.sumOfCellsMismatch, sumOfCells, p.sumOfCellsMismatch)
-        rule(.stuckCellVoltage, stuck, p.stuckCellVoltage)
+        FaultMonitor.tiered(.cellOvervoltage, overvoltage, c.protection.cellOvervoltage, now, &s)
+        FaultMonitor.tiered(.cellUndervoltage, undervoltage, c.protection.cellUndervoltage, now, &s)
+        FaultMonitor.tiered(.overtemperatureCharge, overtemperatureCharge, c.protection.overtemperatureCharge, now, &s)
+        FaultMonitor.tiered(.overtemperatureDischarge, overtemperatureDischarge, c.protection.overtemperatureDischarge, now, &s)
+        FaultMonitor.tiered(.undertemperatureCharge, undertemperatureCharge, c.protection.undertemperatureCharge, now, &s)
+        FaultMonitor.tiered(.undertemperatureDischarge, undertemperatureDischarge, c.protection.undertemperatureDischarge, now, &s)
+        FaultMonitor.tiered(.overcurrentCharge, overcurrentCharge, c.protection.overcurrentCharge, now, &s)
+        FaultMonitor.tiered(.overcurrentDischarge, overcurrentDischarge, c.protection.overcurrentDischarge, now, &s)
+        FaultMonitor.tiered(.temperatureRiseRate, riseRate, c.protection.temperatureRiseRate, now, &s)
+        FaultMonitor.rule(.cellVoltageImplausible, implausible, c.protection.cellVoltageImplausible, now, &s)
+        FaultMonitor.rule(.cellVoltageStale, stale, c.protection.cellVoltageStale, now, &s)
+        FaultMonitor.rule(.temperatureSensorFault, temperatureSensor, c.protection.temperatureSensorFault, now, &s)
+        let all = PlausibilityRule(tier: .maximumSafety, debounce: c.protection.temperatureSensorFault.debounce,
+                                   reactionDelay: c.protection.temperatureSensorFault.reactionDelay)
+        FaultMonitor.rule(.temperatureSensorFault, allTemperatureSensors, all, now, &s)
+        FaultMonitor.rule(.currentMeasurementFault, current, c.protection.currentMeasurementFault, now, &s)
+        FaultMonitor.rule(.sumOfCellsMismatch, sumOfCells, c.protection.sumOfCellsMismatch, now, &s)
+        FaultMonitor.rule(.stuckCellVoltage, stuck, c.protection.stuckCellVoltage, now, &s)
         status = s
+    }
+
+    /// What a tiered limit's tracker adds to the status.
+    static func tiered(_ id: FaultID, _ tracker: borrowing @_addressable TieredTracker, _ limit: borrowing @_addressable TieredLimit,
+                       _ now: Instant, _ s: inout FaultStatus) {
+        if tracker.tripped(limit, now: now) { s.tripped.insert(id); s.safety.insert(id) }
+        guard let tier = tracker.tier else { return }
+        s.warnings.insert(id)
+        if tier >= .recommendedSafety { s.derating.insert(id) }
+        if tier == .maximumSafety { s.safety.insert(id) }
+        if tracker.tripped(limit, now: now) { s.tripped.insert(id) }
+    }
+
+    /// What a plausibility rule's tracker adds to the status.
+    static func rule(_ id: FaultID, _ tracker: borrowing @_addressable PlausibilityTracker, _ rule: borrowing @_addressable PlausibilityRule,
+                     _ now: Instant, _ s: inout FaultStatus) {
+        guard tracker.confirmed || tracker.tripped(rule, now: now) else { return }
+        s.warnings.insert(id)
+        if rule.tier >= .recommendedSafety { s.derating.insert(id) }
+        if rule.tier == .maximumSafety { s.safety.insert(id) }
+        if tracker.tripped(rule, now: now) { s.tripped.insert(id) }
     }
 
     /// The state machine took this tick's trips: a trip is acted on once.

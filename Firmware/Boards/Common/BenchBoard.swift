@@ -55,12 +55,26 @@ struct BenchPack {
     }
 }
 
+/// A front end with latched registers, as a real one has: the bench writes what the pack shows
+/// before each tick (`latch`), and `measure` reads it out (the pack's arithmetic is not the
+/// firmware's cost).
 struct BenchCellMonitor: CellMonitor {
     var pack = BenchPack()
+    var latched = InlineArray<16, Int32>(repeating: 0)
     var balancing = BalancingCommand.off
     var balancingCapability: BalancingCapability { .passive(maximumChannels: 8, bleedCurrent: Milliamperes(100)) }
+    /// Latches every cell's voltage; returns their sum (mV).
+    mutating func latch() -> Int32 {
+        var sum: Int32 = 0
+        for i in 0..<BenchPack.cellCount {
+            let v = pack.cellVoltage(i).rawValue
+            latched[i] = v
+            sum &+= v
+        }
+        return sum
+    }
     mutating func measure(into readings: inout CellMonitorReadings) throws(BenchFailure) {
-        for i in readings.cellVoltages.indices { readings.cellVoltages[i] = Reading(pack.cellVoltage(i)) }
+        for i in readings.cellVoltages.indices { readings.cellVoltages[i] = Reading(Millivolts(latched[i])) }
         for i in readings.temperatures.indices { readings.temperatures[i] = Reading(DeciCelsius(250 + Int16(i))) }
     }
     mutating func setBalancing(_ command: BalancingCommand) throws(BenchFailure) { balancing = command }
@@ -89,9 +103,14 @@ struct BenchCANBus: CANBus {
     var checksum: UInt32 = 0
     mutating func send(_ frame: CANFrame) throws(BenchFailure) {
         framesSent &+= 1
-        var h = checksum ^ frame.id.rawValue
+        checksum = BenchCANBus.fold(checksum, frame)
+    }
+    /// `h` with `frame` folded in (the frame by address: reading the bytes of a frame passed by
+    /// value copied it per byte).
+    static func fold(_ h: UInt32, _ frame: borrowing @_addressable CANFrame) -> UInt32 {
+        var h = h ^ frame.id.rawValue
         for i in 0..<frame.length { h = (h &* 31) &+ UInt32(frame[i]) }
-        checksum = h
+        return h
     }
     mutating func receive() throws(BenchFailure) -> CANFrame? { nil }
 }
@@ -210,29 +229,8 @@ struct BenchSummary {
     var dischargeLimit: Int32 = 0
 }
 
-/// Static storage for the bench's loop (.bss, zeroed at reset), owned by the image's entry point:
-/// a loop this size must not live in a stack frame (Docs/firmware-budget.md). Sized per build
-/// with a little room to grow; `benchLoop` stops the image with the size it needs when the loop
-/// outgrows it.
-#if BMS_16_CELLS
-typealias BenchStorage = InlineArray<1760, UInt64>          // 14,080 B (the loop: 13,897 B on the M4F)
-#elseif _pointerBitWidth(_64)
-typealias BenchStorage = InlineArray<2300, UInt64>          // 18,400 B (the loop: 18,313 B on x86_64)
-#else
-typealias BenchStorage = InlineArray<2240, UInt64>          // 17,920 B (the loop: about 17,870 B on the M4F)
-#endif
-nonisolated(unsafe) var benchStorage = BenchStorage(repeating: 0)
-
 /// The bench's loop, in `benchStorage`.
-var benchLoop: UnsafeMutablePointer<ControlLoop<BenchBoard>> {
-    if MemoryLayout<ControlLoop<BenchBoard>>.size > MemoryLayout<BenchStorage>.size {
-        keyValue("loop_state_bytes_needed", MemoryLayout<ControlLoop<BenchBoard>>.size)
-        fatalError("benchStorage is too small for the loop")
-    }
-    return withUnsafeMutablePointer(to: &benchStorage) {
-        UnsafeMutableRawPointer($0).bindMemory(to: ControlLoop<BenchBoard>.self, capacity: 1)
-    }
-}
+var benchLoop: UnsafeMutablePointer<ControlLoop<BenchBoard>> { staticLoop(BenchBoard.self) }
 
 /// Sets the bench's loop up in place; false when the configuration is rejected.
 @inline(never)
@@ -250,6 +248,13 @@ func startBench() -> Bool {
     return true
 }
 
+/// Markers right before and after each `ControlLoop.tick`: the QEMU plugin of `make
+/// firmware-budget` counts the instructions between them (HostHarness/Scripts/qemu-tick-insns.c).
+/// They count calls so that the optimiser keeps them, and differ so that they are not merged.
+nonisolated(unsafe) var benchTickMarks: UInt32 = 0
+@c(bms_tick_begin) @inline(never) func benchTickBegins() { benchTickMarks &+= 1 }
+@c(bms_tick_end) @inline(never) func benchTickEnds() { benchTickMarks &+= 2 }
+
 /// One bench millisecond: the pack moves on, the sensors latch, the loop ticks.
 @inline(never)
 func benchTick(_ loop: inout ControlLoop<BenchBoard>) {
@@ -259,12 +264,14 @@ func benchTick(_ loop: inout ControlLoop<BenchBoard>) {
     let f = loop.board.contactors.feedbackState
     let mains = f.mainPositive == .closed && f.mainNegative == .closed
     loop.board.currentSensor.current = mains ? loop.board.cellMonitor.pack.current : .zero
-    var packmV: Int32 = 0
-    for i in 0..<BenchPack.cellCount { packmV &+= loop.board.cellMonitor.pack.cellVoltage(i).rawValue }
+    let packmV = loop.board.cellMonitor.latch()
     loop.board.currentSensor.packVoltage = Millivolts(packmV)
     loop.board.currentSensor.linkVoltage = f.mainNegative == .closed && (mains || f.precharge == .closed) ? Millivolts(packmV) : .zero
     loop.board.clock = loop.board.clock + ControlLoopTiming.tickPeriod
-    loop.tick(now: loop.board.clock)
+    let now = loop.board.clock
+    benchTickBegins()
+    loop.tick(now: now)
+    benchTickEnds()
 }
 
 /// What the bench reports about `loop` after `n` ticks.

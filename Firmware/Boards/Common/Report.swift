@@ -1,11 +1,5 @@
-// Prints a bench summary as `key=value` lines with StaticString and integers only (no String,
-// no heap), for the Embedded host executable and the bare-metal image alike.
+// Prints a bench summary as `key=value` lines (Output.swift).
 import Firmware
-
-func keyValue<T: FixedWidthInteger>(_ key: StaticString, _ value: T) {
-    print(key, terminator: "=")
-    print(value)
-}
 
 func report(_ s: BenchSummary) {
     keyValue("ticks", s.ticks)
@@ -21,8 +15,8 @@ func report(_ s: BenchSummary) {
     keyValue("connected_drive", s.connected)
     keyValue("latched_faults", s.latchedFaults)
     keyValue("discharge_limit_2s_mA", s.dischargeLimit)
-    // The loop's whole state (measurements, estimators, supervision) plus the bench board's;
-    // this image keeps it on the stack, so it is not in the ELF's static RAM figure.
+    // The loop's whole state (measurements, estimators, supervision) plus the bench board's, in
+    // static storage (StaticLoop.swift).
     keyValue("loop_state_bytes", MemoryLayout<ControlLoop<BenchBoard>>.size)
     keyValue("bench_board_bytes", MemoryLayout<BenchBoard>.size)
 }

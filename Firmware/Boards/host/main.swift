@@ -1,6 +1,6 @@
 // Entry point of the Embedded Swift build for the Linux host (x86_64): the same firmware modules
 // and flags as the microcontroller image, linked against libc only. `CommandLine` does not exist
-// in Embedded Swift, so this is C's `main`:  firmware-host [TICKS]
+// in Embedded Swift, so this is C's `main`:  firmware-host [TICKS] (0: the on-chip scenario)
 
 @c(main)
 func hostMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
@@ -11,6 +11,14 @@ func hostMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<C
             ticks = ticks &* 10 &+ UInt32(p.pointee - 48)
             p += 1
         }
+    }
+    if ticks == 0 {                                  // 0: the on-chip scenario (Scenario.swift)
+        guard let result = runScenario() else {
+            print("scenario configuration rejected")
+            return 2
+        }
+        report(result)
+        return result.passed ? 0 : 1
     }
     guard let summary = runBench(ticks: ticks) else {
         print("bench configuration rejected")

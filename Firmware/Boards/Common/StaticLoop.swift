@@ -1,0 +1,27 @@
+// The loop's static storage for the images (the bench and the on-chip scenario).
+import Firmware
+import HAL
+
+/// Static storage for an image's loop (.bss, zeroed at reset), owned by the image's entry point:
+/// a loop this size must not live in a stack frame (Docs/firmware-budget.md). Sized per build
+/// with a little room to grow; `staticLoop` stops the image with the size it needs when a loop
+/// outgrows it.
+#if BMS_16_CELLS
+typealias BenchStorage = InlineArray<1760, UInt64>          // 14,080 B (the bench's loop: about 13,960 B on the M4F)
+#elseif _pointerBitWidth(_64)
+typealias BenchStorage = InlineArray<2300, UInt64>          // 18,400 B (the bench's loop: 18,313 B on x86_64)
+#else
+typealias BenchStorage = InlineArray<2240, UInt64>          // 17,920 B (the bench's loop: about 17,870 B on the M4F)
+#endif
+nonisolated(unsafe) var benchStorage = BenchStorage(repeating: 0)
+
+/// A loop over `board` in `benchStorage` (the bench's or the scenario's: one per run).
+func staticLoop<Board: BMSBoard>(_ board: Board.Type) -> UnsafeMutablePointer<ControlLoop<Board>> {
+    if MemoryLayout<ControlLoop<Board>>.size > MemoryLayout<BenchStorage>.size {
+        keyValue("loop_state_bytes_needed", MemoryLayout<ControlLoop<Board>>.size)
+        fatalError("benchStorage is too small for the loop")
+    }
+    return withUnsafeMutablePointer(to: &benchStorage) {
+        UnsafeMutableRawPointer($0).bindMemory(to: ControlLoop<Board>.self, capacity: 1)
+    }
+}

@@ -1,0 +1,1 @@
+../../Firmware/Boards/Common/Scenario.swift
