@@ -207,13 +207,13 @@ enum Codecs {
             C.make(CANMatrix.BMSStatus.self, "BMS_Status", counter: \.counter, { m in
                 m.counter = 3; m.bmsState = 2; m.operatingMode = 1; m.highestTier = 2; m.mainPositive = 1; m.mainNegative = 3
                 m.precharge = 2; m.balancingActive = 1; m.powerDerated = 0; m.requestTimeout = 1; m.integrityErrors = 17
-                m.stateReason = 14; m.loopOverruns = 3; m.missedTicks = 250
+                m.stateReason = 14; m.loopOverruns = 3; m.missedTicks = 250; m.stateSaved = 1
             }) { m in
                 ["Status_Counter": raw(m.counter), "BmsState": raw(m.bmsState), "OperatingMode": raw(m.operatingMode), "HighestTier": raw(m.highestTier),
                  "MainPositive": raw(m.mainPositive), "MainNegative": raw(m.mainNegative), "Precharge": raw(m.precharge),
                  "BalancingActive": raw(m.balancingActive), "PowerDerated": raw(m.powerDerated), "RequestTimeout": raw(m.requestTimeout),
                  "IntegrityErrors": raw(m.integrityErrors), "StateReason": raw(m.stateReason), "LoopOverruns": raw(m.loopOverruns),
-                 "MissedTicks": raw(m.missedTicks)]
+                 "MissedTicks": raw(m.missedTicks), "StateSaved": raw(m.stateSaved)]
             },
             C.make(CANMatrix.BMSFaultTiers.self, "BMS_FaultTiers", counter: \.counter, { m in
                 m.counter = 6
