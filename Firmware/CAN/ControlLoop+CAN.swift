@@ -27,6 +27,10 @@ extension ControlLoop {
                     let m = try CANMatrix.CHARGERRequest.decode(frame)
                     handleRequest(m.stateRequest, counter: m.counter, from: .charger, now: now)
                 } catch { can.countIntegrityError() }
+            } else if frame.id.rawValue == CANMatrix.TOOLRequest.identifier && !frame.id.isExtended {
+                do {
+                    if try CANMatrix.TOOLRequest.decode(frame).command == CANMatrix.ToolCommand.readEventLog.rawValue { startEventLogReadout() }
+                } catch { can.countIntegrityError() }
             } else {
                 can.ignoredFrames &+= 1
             }
@@ -62,6 +66,7 @@ extension ControlLoop {
                 return
             }
             persistence.requestShutdown()
+            blackBox.record(.shutdown, code: 0, value: 0, milliseconds: UInt32(truncatingIfNeeded: schedule.tickCount), boot: persistence.bootCount)
             switch stateMachine.state {
             case .connecting, .connected: _ = requests.submit(.standby, from: source)
             case .standby, .disconnecting, .error: break

@@ -51,6 +51,8 @@ public struct ControlLoop<Board: BMSBoard> {
     public private(set) var balancingFailures = FailureCount()
     /// Checkpoints in the board's store and what was restored from it (Firmware/Persistence/).
     public internal(set) var persistence: Persistence
+    /// The event log and trip snapshots in the store (Firmware/Persistence/BlackBox.swift).
+    public internal(set) var blackBox: BlackBox
 
     /// A loop for `board` managing the pack described by `configuration`, which must be valid.
     /// `estimation` (the cell model and the filter's tuning, Docs/estimation.md) is kept apart from
@@ -74,6 +76,7 @@ public struct ControlLoop<Board: BMSBoard> {
         balancer = BalancingController(cellCount: configuration.cellCount)
         can = CANProtocol(configuration: canConfiguration)
         persistence = Persistence(geometry: board.store.geometry, cellCount: configuration.cellCount, configuration: PersistenceConfiguration())
+        blackBox = BlackBox()
         restoreFromStore()
     }
 
@@ -220,7 +223,7 @@ public struct ControlLoop<Board: BMSBoard> {
             ran.insert(.slowFrames)
         }
 
-        persist(now: now, slowSlot: due.every1s)
+        persist(now: now, due: due)
         ran.insert(.persistence)
         flushCAN()
         ran.insert(.canTransmit)

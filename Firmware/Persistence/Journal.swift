@@ -60,6 +60,8 @@ public struct JournalScan: Equatable, Sendable {
     public var damagedStretches = 0
     /// Records or stretches that could not be used, of every kind.
     public var skipped: Int { corruptRecords + tornRecords + damagedStretches }
+
+    public init() {}
 }
 
 /// A journal in one region of a store (see the file comment), whose records carry up to
@@ -130,12 +132,57 @@ public struct Journal<let capacity: Int>: Sendable {
     /// Reading failures count as unreadable words (the record is skipped).
     public mutating func recover<Store: NonVolatileStore>(_ store: inout Store, selecting kind: UInt8? = nil) -> JournalScan {
         var scan = JournalScan()
+        visitRecords(&store, &scan) { recordKind, sequence, p, w, words, scan in
+            if scan.latestSequence.map({ sequence > $0 }) ?? true {
+                scan.latestSequence = sequence
+                scan.latestKind = recordKind
+                scan.latestPage = p
+                scan.latestWord = w
+                scan.latestPayloadWords = words
+            }
+            if kind.map({ $0 == recordKind }) ?? true, scan.selectedSequence.map({ sequence > $0 }) ?? true {
+                scan.selectedSequence = sequence
+                scan.selectedPage = p
+                scan.selectedWord = w
+                scan.selectedPayloadWords = words
+            }
+        }
+        pendingCount = 0
+        pendingWritten = 0
+        isOpen = false
+        if let sequence = scan.latestSequence {
+            lastSequence = sequence
+            page = scan.latestPage
+            word = scan.latestWord + scan.latestPayloadWords + JournalRecordFormat.overheadWords
+            eraseFirst = false
+            // Append after it only where the page is still erased; otherwise on the next page.
+            for w in word..<wordsPerPage where read(&store, page, w) != 0xFFFF_FFFF {
+                moveToNextPage()
+                break
+            }
+        } else {
+            lastSequence = 0
+            page = region.firstPage
+            word = 0
+            eraseFirst = true
+        }
+        return scan
+    }
+
+    /// Word `payloadIndex` of the record `scan` selected (call right after `recover`).
+    public func payloadWord<Store: NonVolatileStore>(_ store: inout Store, _ scan: JournalScan, _ payloadIndex: Int) -> UInt32 {
+        read(&store, scan.selectedPage, scan.selectedWord + 2 + payloadIndex)
+    }
+
+    /// Every committed record with a good CRC, in store order (not sequence order): its kind,
+    /// sequence number, page, first word and payload length (the payload starts 2 words in).
+    /// Damaged and cut records are counted in `scan` and stepped over one word at a time, so a
+    /// damaged record never hides the ones after it; an erased header word is a page's free space.
+    public func visitRecords<Store: NonVolatileStore>(_ store: inout Store, _ scan: inout JournalScan,
+                                                      _ body: (UInt8, UInt32, Int, Int, Int, inout JournalScan) -> Void) {
         for p in region.firstPage..<region.firstPage + region.pageCount {
             var w = 0
             var stepping = false
-            // Records follow one another; anything that is not a committed record with a good
-            // CRC is stepped over one word at a time, so a damaged record never hides the ones
-            // after it. An erased header word is the page's free space.
             while w + JournalRecordFormat.overheadWords <= wordsPerPage {
                 let header = read(&store, p, w)
                 if header == 0xFFFF_FFFF { break }
@@ -165,49 +212,10 @@ public struct Journal<let capacity: Int>: Sendable {
                 }
                 stepping = false
                 scan.validRecords += 1
-                let sequence = read(&store, p, w + 1)
-                let recordKind = UInt8(truncatingIfNeeded: header &>> 16)
-                if scan.latestSequence.map({ sequence > $0 }) ?? true {
-                    scan.latestSequence = sequence
-                    scan.latestKind = recordKind
-                    scan.latestPage = p
-                    scan.latestWord = w
-                    scan.latestPayloadWords = words
-                }
-                if kind.map({ $0 == recordKind }) ?? true, scan.selectedSequence.map({ sequence > $0 }) ?? true {
-                    scan.selectedSequence = sequence
-                    scan.selectedPage = p
-                    scan.selectedWord = w
-                    scan.selectedPayloadWords = words
-                }
+                body(UInt8(truncatingIfNeeded: header &>> 16), read(&store, p, w + 1), p, w, words, &scan)
                 w = end + 2
             }
         }
-        pendingCount = 0
-        pendingWritten = 0
-        isOpen = false
-        if let sequence = scan.latestSequence {
-            lastSequence = sequence
-            page = scan.latestPage
-            word = scan.latestWord + scan.latestPayloadWords + JournalRecordFormat.overheadWords
-            eraseFirst = false
-            // Append after it only where the page is still erased; otherwise on the next page.
-            for w in word..<wordsPerPage where read(&store, page, w) != 0xFFFF_FFFF {
-                moveToNextPage()
-                break
-            }
-        } else {
-            lastSequence = 0
-            page = region.firstPage
-            word = 0
-            eraseFirst = true
-        }
-        return scan
-    }
-
-    /// Word `payloadIndex` of the record `scan` selected (call right after `recover`).
-    public func payloadWord<Store: NonVolatileStore>(_ store: inout Store, _ scan: JournalScan, _ payloadIndex: Int) -> UInt32 {
-        read(&store, scan.selectedPage, scan.selectedWord + 2 + payloadIndex)
     }
 
     @inline(__always) func read<Store: NonVolatileStore>(_ store: inout Store, _ page: Int, _ word: Int) -> UInt32 {

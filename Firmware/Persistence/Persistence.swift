@@ -94,7 +94,7 @@ public struct Persistence: Sendable {
         self.configuration = configuration
         let words = Persistence.headerWords + Persistence.elementWords * cellCount
         isAvailable = geometry.pageCount >= 2 && geometry.wordsPerPage >= words + JournalRecordFormat.overheadWords
-        checkpoints.reset(region: JournalRegion(firstPage: 0, pageCount: max(2, geometry.pageCount)),
+        checkpoints.reset(region: Persistence.layout(geometry).checkpoints,
                           wordsPerPage: max(JournalRecordFormat.overheadWords + 1, geometry.wordsPerPage))
         restoreOutcome = .unavailable
         bootCount = 1
@@ -114,6 +114,16 @@ public struct Persistence: Sendable {
         socRestored = false
     }
 
+    /// How the store is shared: the black box's events take the last quarter of the pages (at
+    /// least 2, at most 14: BMS_EventLogData counts pages in 4 bits) when the store has 4 pages
+    /// or more and pages of at most 4,094 words; the checkpoints take the rest (all of it
+    /// otherwise, with no black box then).
+    public static func layout(_ g: StoreGeometry) -> (checkpoints: JournalRegion, events: JournalRegion?) {
+        guard g.pageCount >= 4, g.wordsPerPage <= 4_094 else { return (JournalRegion(firstPage: 0, pageCount: max(2, g.pageCount)), nil) }
+        let events = min(14, max(2, g.pageCount / 4))
+        return (JournalRegion(firstPage: 0, pageCount: g.pageCount - events), JournalRegion(firstPage: g.pageCount - events, pageCount: events))
+    }
+
     /// A shutdown request: open the contactors (the caller asks the state machine), checkpoint,
     /// then report `stateSaved`.
     mutating func requestShutdown() {
@@ -128,6 +138,27 @@ public struct Persistence: Sendable {
 extension ControlLoop {
     /// Reads the latest checkpoint and resumes from it (called once, as the loop starts).
     mutating func restoreFromStore() {
+        restoreCheckpoint()
+        let geometry = board.store.geometry
+        blackBox.reset(region: Persistence.layout(geometry).events, wordsPerPage: geometry.wordsPerPage,
+                       cells: configuration.cellCount, sensors: configuration.temperatureSensorCount)
+        guard blackBox.isAvailable else { return }
+        _ = blackBox.journal.recover(&board.store)
+        blackBox.previousState = BlackBox.stateCode(stateMachine.state)
+        blackBox.previousLatched = stateMachine.latched.bits
+        let code: UInt8, sequence: UInt32
+        switch persistence.restoreOutcome {
+        case .unavailable: (code, sequence) = (0, 0)
+        case .empty: (code, sequence) = (1, 0)
+        case .restored(let s): (code, sequence) = (2, s)
+        case .configurationChanged(let s): (code, sequence) = (3, s)
+        case .unknownFormat(let s): (code, sequence) = (4, s)
+        }
+        blackBox.record(.boot, code: code, value: sequence, milliseconds: 0, boot: persistence.bootCount)
+    }
+
+    /// Reads the latest checkpoint and resumes from it.
+    mutating func restoreCheckpoint() {
         guard persistence.isAvailable else { persistence.restoreOutcome = .unavailable; return }
         let scan = persistence.checkpoints.recover(&board.store, selecting: Persistence.checkpointKind)
         guard let sequence = scan.selectedSequence, scan.selectedPayloadWords >= Persistence.headerWords else {
@@ -199,8 +230,10 @@ extension ControlLoop {
     /// contactors opening, a new latch, a shutdown request — at once, the periodic one on the
     /// 1 s slot; opens it when the journal is free, and moves the journal's writing on by one
     /// erase or a few words.
-    mutating func persist(now: Instant, slowSlot: Bool) {
+    mutating func persist(now: Instant, due: Schedule.Due) {
+        runBlackBox(hundredMillisecondSlot: due.every100ms)
         guard persistence.isAvailable else { return }
+        let slowSlot = due.every1s
         var connected = false
         if case .connected = stateMachine.state { connected = true }
         if persistence.wasConnected && !connected { persistence.reasonWaiting = persistence.reasonWaiting ?? .contactorsOpened }

@@ -57,7 +57,7 @@ enum Matrix {
     @Test func everyDBCMessageHasACodecAndTheMatrixKnowsExactlyTheDBCIdentifiers() throws {
         let dbc = try Matrix.dbc()
         let generated = try String(contentsOfFile: try Matrix.root().appendingPathComponent(DBCCodeGenerator.outputPath).path, encoding: .utf8)
-        #expect(dbc.messages.count == 24)
+        #expect(dbc.messages.count == 26)
         for m in dbc.messages {
             #expect(generated.contains("    public struct \(DBCCodeGenerator.typeName(m.name)): Sendable {"), "no codec for \(m.name)")
             #expect(generated.contains("public static let identifier: UInt32 = 0x\(String(format: "%03X", m.id))"), "\(m.name)")
@@ -81,6 +81,8 @@ protocol GeneratedCodec: Sendable {
 }
 
 extension CANMatrix.VCURequest: GeneratedCodec {}
+extension CANMatrix.TOOLRequest: GeneratedCodec {}
+extension CANMatrix.BMSEventLogData: GeneratedCodec {}
 extension CANMatrix.CHARGERRequest: GeneratedCodec {}
 extension CANMatrix.SHUNTCurrent: GeneratedCodec {}
 extension CANMatrix.SHUNTVoltages: GeneratedCodec {}
@@ -304,6 +306,12 @@ enum Codecs {
             }) { m in
                 ["FirmwareMajor": raw(m.firmwareMajor), "FirmwareMinor": raw(m.firmwareMinor), "FirmwarePatch": raw(m.firmwarePatch),
                  "ProtocolVersion": raw(m.protocolVersion), "CellCount": raw(m.cellCount), "TemperatureSensorCount": raw(m.temperatureSensorCount)]
+            },
+            C.make(CANMatrix.TOOLRequest.self, "TOOL_Request", { m in m.command = 1 }) { m in ["Command": raw(m.command)] },
+            C.make(CANMatrix.BMSEventLogData.self, "BMS_EventLogData", { m in
+                m.wordIndex = 2_047; m.pageWords = 512; m.pages = 4; m.word = 0xB503_00B4
+            }) { m in
+                ["WordIndex": raw(m.wordIndex), "PageWords": raw(m.pageWords), "Pages": raw(m.pages), "Word": raw(m.word)]
             },
         ]
         // Multiplexed: the first, a middle and the last group (cells 4g+1 … 4g+4 / sensors 4g+1 … 4g+4).

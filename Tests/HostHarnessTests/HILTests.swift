@@ -13,9 +13,9 @@ struct Wire {
     var rig: PackRig<QueueLink>
     var firmware: LinkedFirmware<QueueLink>
 
-    init(_ scenario: Scenario) throws {
+    init(_ scenario: Scenario, store: InMemoryStore = InMemoryStore()) throws {
         rig = PackRig(scenario: scenario, bus: QueueLink(keepsSent: true))
-        firmware = try LinkedFirmware(pack: scenario.pack, link: QueueLink(keepsSent: true), clock: .simulated)
+        firmware = try LinkedFirmware(pack: scenario.pack, link: QueueLink(keepsSent: true), clock: .simulated, store: store)
     }
 
     mutating func run(for duration: Microseconds) {

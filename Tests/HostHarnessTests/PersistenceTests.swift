@@ -133,3 +133,79 @@ import Testing
         #expect(t.loop.persistence.bootCount == 2)
     }
 }
+
+@Suite struct BlackBoxTests {
+    /// A deep discharge trips, the BMS is restarted, and a service tool reads the black box over
+    /// CAN: the log holds both boots, the state transitions, the latch, and a snapshot of the
+    /// seconds around the trip with the low cell in it.
+    @Test func theEventLogIsReadOverCANAndDecoded() throws {
+        var s = try Simulation(scenario: try PersistenceTests.deepDischarge())
+        let log = temporaryDirectory("blackbox").appendingPathExtension("log")
+        try FileManager.default.createDirectory(at: log.deletingLastPathComponent(), withIntermediateDirectories: true)
+        s.run(for: .seconds(25)) { _ in }
+        #expect(s.loop.blackBox.snapshots == 1)
+        try s.restartBMS(.unplanned, off: .seconds(5))
+        s.canLog = try CANTrafficLog(path: log.path)
+        s.run(for: .seconds(2)) { _ in }
+        var request = CANMatrix.TOOLRequest()
+        request.command = CANMatrix.ToolCommand.readEventLog.rawValue
+        s.deliver(request.encode())
+        s.run(for: .seconds(6)) { _ in }
+        #expect(s.loop.blackBox.readoutIndex == nil, "the readout finished")
+        s.canLog?.close()
+
+        let result = run(["decode", log.path, "--events"])
+        #expect(result.status == 0, "\(result.error)")
+        let lines = result.output.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix("black box: 4 pages of 512 words; ") == true, "\(lines.first ?? "")")
+        #expect(lines.contains { $0.hasPrefix("boot 1  +0:00:00.000  boot: empty store: defaults") }, "\(result.output)")
+        #expect(lines.contains { $0.contains("state standby -> connecting (drive)") })
+        #expect(lines.contains { $0.contains("state connected (drive) -> disconnecting") })
+        #expect(lines.contains { $0.contains("fault latched: cell-undervoltage") })
+        let snapshot = try #require(lines.firstIndex { $0.contains("snapshot of cell-undervoltage: ") })
+        #expect(lines[snapshot].contains("every 200 ms"))
+        let samples = lines[(snapshot + 1)...].filter { $0.hasPrefix("    ") }
+        #expect(samples.count == 11, "3 before (the trip came 0.5 s after connecting) and 8 after: \(result.output)")
+        #expect(samples.contains { $0.contains("-0.") || $0.contains("-1.") }, "samples before the trip")
+        #expect(samples.allSatisfy { $0.contains("cells ") && $0.contains("°C") })
+        #expect(lines.contains { $0.hasPrefix("boot 2  +0:00:00.000  boot: restored checkpoint") }, "\(result.output)")
+    }
+
+    @Test func aLogWithoutAReadoutSaysHowToGetOne() throws {
+        let log = try simulatedLog("rogue-charger-overvoltage", seconds: 1, name: "noreadout")
+        let result = run(["decode", log.path, "--events"])
+        #expect(result.status == 1)
+        #expect(result.error.contains("no event-log readout (BMS_EventLogData) in the log: send TOOL_Request ReadEventLog (1F0#01)"))
+    }
+}
+
+@Suite struct StateFileTests {
+    /// The SBC deployment's state file: a firmware over CAN latches a deep discharge with its
+    /// store in a file; a new process on the same file starts in error with the latch.
+    @Test func aLatchSurvivesARestartThroughTheStateFile() throws {
+        let path = temporaryDirectory("state").appendingPathExtension("bin").path
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let scenario = try PersistenceTests.deepDischarge()
+        var wire = try Wire(scenario, store: try InMemoryStore(path: path))
+        #expect(wire.firmware.loop.persistence.restoreOutcome == .empty)
+        wire.run(for: .seconds(5))
+        #expect(wire.firmware.loop.stateMachine.latched.contains(.cellUndervoltage))
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int
+        #expect(size == 16 * 512 * 4)
+        #expect((wire.firmware.loop.board.store.file?.syncs ?? 0) >= 2, "every committed record is synced")
+
+        let again = try LinkedFirmware(pack: scenario.pack, link: QueueLink(), clock: .simulated, store: try InMemoryStore(path: path))
+        guard case .restored = again.loop.persistence.restoreOutcome else { Issue.record("\(again.loop.persistence.restoreOutcome)"); return }
+        #expect(again.loop.stateMachine.latched.contains(.cellUndervoltage))
+        #expect(again.loop.stateMachine.state == .error)
+        #expect(again.loop.persistence.bootCount == 2)
+    }
+
+    @Test func aStateFileOfAnotherSizeIsRefusedWithAClearError() throws {
+        let path = temporaryDirectory("wrong").appendingPathExtension("bin").path
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(repeating: 0xFF, count: 100).write(to: URL(fileURLWithPath: path))
+        let error = #expect(throws: HarnessError.self) { _ = try InMemoryStore(path: path) }
+        #expect(error?.message == "\(path): the state file holds 100 bytes, not the 32768 of a store of 16 pages × 512 words (another pack's file?)")
+    }
+}

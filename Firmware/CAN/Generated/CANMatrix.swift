@@ -8,13 +8,13 @@ public enum CANMatrix {
     /// The DBC's VERSION string.
     public static let version = "SwiftBMS 1"
     /// The number of messages in the DBC.
-    public static let messageCount = 24
+    public static let messageCount = 26
 
     /// Whether the DBC defines a message with this identifier.
     public static func isDefined(_ id: CANIdentifier) -> Bool {
         guard !id.isExtended else { return false }
         switch id.rawValue {
-        case 0x080, 0x081, 0x090, 0x091, 0x092, 0x0A0, 0x0A1, 0x0B0, 0x100, 0x101, 0x102, 0x110, 0x111, 0x112, 0x113, 0x120, 0x121, 0x122, 0x123, 0x130, 0x131, 0x140, 0x141, 0x142: return true
+        case 0x080, 0x081, 0x090, 0x091, 0x092, 0x0A0, 0x0A1, 0x0B0, 0x100, 0x101, 0x102, 0x110, 0x111, 0x112, 0x113, 0x120, 0x121, 0x122, 0x123, 0x130, 0x131, 0x140, 0x141, 0x142, 0x1F0, 0x1F1: return true
         default: return false
         }
     }
@@ -24,7 +24,7 @@ public enum CANMatrix {
     public static func isSentByBMS(_ id: CANIdentifier) -> Bool {
         guard !id.isExtended else { return false }
         switch id.rawValue {
-        case 0x0B0, 0x100, 0x101, 0x102, 0x110, 0x111, 0x112, 0x113, 0x120, 0x121, 0x122, 0x123, 0x130, 0x131, 0x140, 0x141, 0x142: return true
+        case 0x0B0, 0x100, 0x101, 0x102, 0x110, 0x111, 0x112, 0x113, 0x120, 0x121, 0x122, 0x123, 0x130, 0x131, 0x140, 0x141, 0x142, 0x1F1: return true
         default: return false
         }
     }
@@ -1338,6 +1338,84 @@ extension CANMatrix {
 }
 
 extension CANMatrix {
+    /// TOOL_Request (0x1F0, 8 bytes, on event, from TOOL): A service tool's command: ReadEventLog makes the BMS send its event log (BMS_EventLogData), on event.
+    public struct TOOLRequest: Sendable {
+        public static let identifier: UInt32 = 0x1F0
+        public static let length = 8
+        /// `GenMsgCycleTime` (0: sent on event).
+        public static let cycleTimeMilliseconds = 0
+        /// Command: 4-bit unsigned, [0, 15]. Values: `CANMatrix.ToolCommand`.
+        public var command: UInt8 = 0
+
+        public init() {}
+
+        /// The frame for these values (with the E2E CRC when the message has one).
+        public func encode() -> CANFrame {
+            var frame = CANFrame(id: CANIdentifier(standard: 0x1F0)!, format: .classic, length: 8)!
+            CANPayload.insert(UInt32(truncatingIfNeeded: command), start: 0, length: 4, into: &frame)
+            return frame
+        }
+
+        /// The values in `frame`, after checking identifier, format, length.
+        public static func decode(_ frame: CANFrame) throws(CANDecodeError) -> TOOLRequest {
+            guard frame.id.rawValue == identifier, !frame.id.isExtended else { throw .wrongIdentifier }
+            guard frame.format == .classic else { throw .wrongFormat }
+            guard frame.length == length else { throw .wrongLength }
+            var m = TOOLRequest()
+            m.command = UInt8(truncatingIfNeeded: CANPayload.extract(frame, start: 0, length: 4))
+            return m
+        }
+    }
+}
+
+extension CANMatrix {
+    /// BMS_EventLogData (0x1F1, 8 bytes, on event, from BMS): The black box, one 32-bit word of the event-log region of the BMS's store per frame, in order, after ReadEventLog (Docs/persistence.md; bms-harness decode --events reads it).
+    public struct BMSEventLogData: Sendable {
+        public static let identifier: UInt32 = 0x1F1
+        public static let length = 8
+        /// `GenMsgCycleTime` (0: sent on event).
+        public static let cycleTimeMilliseconds = 0
+        public static let wordIndexSNA: UInt16 = 65535
+        public static let pageWordsSNA: UInt16 = 4095
+        public static let pagesSNA: UInt8 = 15
+        public static let wordErased: UInt32 = 4294967295
+        /// WordIndex: Position of Word in the event-log region (0 = its first page's first word). word = raw, [0, 65534]; 16-bit unsigned.
+        public var wordIndex: UInt16 = 65535
+        /// PageWords: Words per page of the store (records never span pages). word = raw, [0, 4094]; 12-bit unsigned.
+        public var pageWords: UInt16 = 4095
+        /// Pages: Pages in the event-log region: the stream is complete when WordIndex reaches Pages × PageWords − 1. page = raw, [0, 14]; 4-bit unsigned.
+        public var pages: UInt8 = 15
+        /// Word: The stored word as it is (records with their CRCs: the reader checks them). 32-bit unsigned, [0, 4294967295].
+        public var word: UInt32 = 0
+
+        public init() {}
+
+        /// The frame for these values (with the E2E CRC when the message has one).
+        public func encode() -> CANFrame {
+            var frame = CANFrame(id: CANIdentifier(standard: 0x1F1)!, format: .classic, length: 8)!
+            CANPayload.insert(UInt32(truncatingIfNeeded: wordIndex), start: 0, length: 16, into: &frame)
+            CANPayload.insert(UInt32(truncatingIfNeeded: pageWords), start: 16, length: 12, into: &frame)
+            CANPayload.insert(UInt32(truncatingIfNeeded: pages), start: 28, length: 4, into: &frame)
+            CANPayload.insert(UInt32(truncatingIfNeeded: word), start: 32, length: 32, into: &frame)
+            return frame
+        }
+
+        /// The values in `frame`, after checking identifier, format, length.
+        public static func decode(_ frame: CANFrame) throws(CANDecodeError) -> BMSEventLogData {
+            guard frame.id.rawValue == identifier, !frame.id.isExtended else { throw .wrongIdentifier }
+            guard frame.format == .classic else { throw .wrongFormat }
+            guard frame.length == length else { throw .wrongLength }
+            var m = BMSEventLogData()
+            m.wordIndex = UInt16(truncatingIfNeeded: CANPayload.extract(frame, start: 0, length: 16))
+            m.pageWords = UInt16(truncatingIfNeeded: CANPayload.extract(frame, start: 16, length: 12))
+            m.pages = UInt8(truncatingIfNeeded: CANPayload.extract(frame, start: 28, length: 4))
+            m.word = UInt32(truncatingIfNeeded: CANPayload.extract(frame, start: 32, length: 32))
+            return m
+        }
+    }
+}
+
+extension CANMatrix {
     /// Values of `StateRequest` in VCU_Request.
     public enum StateRequest: UInt8, Sendable {
         case noRequest = 0
@@ -1499,5 +1577,14 @@ extension CANMatrix {
         case voltageSag = 4
         case thermalAnomaly = 5
         case sna = 31
+    }
+}
+
+extension CANMatrix {
+    /// Values of `Command` in TOOL_Request (VAL_TABLE_ ToolCommand).
+    public enum ToolCommand: UInt8, Sendable {
+        case noneValue = 0
+        case readEventLog = 1
+        case sna = 15
     }
 }

@@ -154,10 +154,11 @@ public struct CANLinkedBoard<Link: CANBus>: BMSBoard {
     /// The most frames taken from the link per tick (more wait for the next tick).
     public static var pumpBudget: Int { 512 }
 
-    public init(link: Link, cellCount: Int, temperatureSensorCount: Int, clock: BoardClock) {
+    public init(link: Link, cellCount: Int, temperatureSensorCount: Int, clock: BoardClock, store: InMemoryStore = InMemoryStore()) {
         cellMonitor = LinkedCellMonitor(cellCount: cellCount, temperatureSensorCount: temperatureSensorCount)
         canBus = LinkedBus(link: link)
         clockSource = clock
+        self.store = store
     }
 
     public mutating func timestamp() -> Instant {

@@ -37,10 +37,12 @@ public struct LinkedFirmware<Link: CANBus> {
     public var loop: ControlLoop<CANLinkedBoard<Link>>
 
     /// The firmware configured for `pack` (what `simulate` configures for the same pack).
-    public init(pack: PackDesign, link: Link, clock: BoardClock) throws(HarnessError) {
+    /// `store` is the board's non-volatile memory (a state file's for `run --state`), read as the
+    /// loop starts.
+    public init(pack: PackDesign, link: Link, clock: BoardClock, store: InMemoryStore = InMemoryStore()) throws(HarnessError) {
         let configuration = try FirmwareSetup.configuration(for: pack)
         let board = CANLinkedBoard(link: link, cellCount: pack.seriesCount, temperatureSensorCount: pack.temperatureSensorCells.count,
-                                   clock: clock)
+                                   clock: clock, store: store)
         do {
             loop = try ControlLoop(board: board, configuration: configuration, estimation: FirmwareSetup.estimation(for: pack))
         } catch {

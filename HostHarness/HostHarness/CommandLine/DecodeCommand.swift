@@ -1,20 +1,23 @@
 // `bms-harness decode`: a candump log read through the DBC, one line per frame with physical
 // values, value-table labels and the E2E check.
+import Firmware
 import Foundation
 import HAL
 
 public enum DecodeCommand: HarnessCommand {
     public static let name = "decode"
     public static let summary = "Print a candump log through the DBC: one line per frame with physical values and the E2E check."
-    public static let usage = "LOG [--dbc FILE] [--id HEX,...]"
+    public static let usage = "LOG [--dbc FILE] [--id HEX,...] | LOG --events"
     public static let options = [
         OptionSpec("dbc", value: "FILE", help: "The CAN matrix (default: Fixtures/bms.dbc of the checkout)."),
         OptionSpec("id", value: "HEX,...", help: "Only these identifiers (3 hex digits: standard, 8: extended, as candump writes them)."),
+        OptionSpec("events", help: "Print the BMS's black box instead: the event log and trip snapshots of the readouts (BMS_EventLogData) in the log (Docs/persistence.md)."),
     ]
     public static let positionalCount = 1
 
     public static func run(_ arguments: ParsedArguments, console: Console) throws -> Int32 {
         guard let log = arguments.positionals.first else { throw UsageError("LOG is required") }
+        if arguments.flags.contains("events") { return try printEvents(log: log, console: console) }
         let filter = try arguments.values["id"].map(identifiers)
         let dbcPath = try arguments.values["dbc"] ?? FixtureLocator.fixturesDirectory().appendingPathComponent("bms.dbc").path
         let decoder = DBCDecoder(try DBCFile.load(path: dbcPath))
@@ -35,6 +38,33 @@ public enum DecodeCommand: HarnessCommand {
             throw HarnessError(error.message)
         }
         console.standardOutput(buffer)
+        return 0
+    }
+
+    /// `--events`: the black box of the log's readouts, with the pack's shape from BMS_Identity.
+    static func printEvents(log: String, console: Console) throws -> Int32 {
+        var frames: [CANFrame] = []
+        var cells: Int? = nil, sensors: Int? = nil
+        do {
+            try CandumpReader(contentsOf: log).forEach { logged in
+                guard case .frame(let frame) = logged.content, !frame.id.isExtended else { return }
+                if frame.id.rawValue == CANMatrix.BMSEventLogData.identifier { frames.append(frame) }
+                if frame.id.rawValue == CANMatrix.BMSIdentity.identifier, let m = try? CANMatrix.BMSIdentity.decode(frame) {
+                    cells = Int(m.cellCount)
+                    sensors = Int(m.temperatureSensorCount)
+                }
+            }
+        } catch let error as CANLogError {
+            throw HarnessError(error.message)
+        }
+        guard let events = EventLog(frames: frames) else {
+            throw HarnessError("\(log): no event-log readout (BMS_EventLogData) in the log: send TOOL_Request ReadEventLog (1F0#01) while logging")
+        }
+        var text = "black box: \(events.pages) pages of \(events.pageWords) words"
+            + (events.missingWords > 0 ? ", \(events.missingWords) words missing from the readout" : "")
+            + "; \(events.scan.validRecords) records, \(events.scan.skipped) damaged or cut records skipped\n"
+        for line in events.lines(cells: cells, sensors: sensors) { text += line + "\n" }
+        console.standardOutput(text)
         return 0
     }
 

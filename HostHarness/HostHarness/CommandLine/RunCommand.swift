@@ -8,13 +8,14 @@ import HAL
 public enum RunCommand: HarnessCommand {
     public static let name = "run"
     public static let summary = "Run the firmware in real time against a SocketCAN bus (the SBC deployment)."
-    public static let usage = "--can IFACE [--scenario NAME|FILE] [--duration D] [--wait D] [--log FILE]"
+    public static let usage = "--can IFACE [--scenario NAME|FILE] [--state FILE] [--duration D] [--wait D] [--log FILE]"
     public static let options = [
         OptionSpec("can", value: "IFACE", help: "The SocketCAN interface, e.g. can0 (vcan0 for a virtual bus)."),
         OptionSpec("scenario", value: "NAME|FILE", help: "The pack the firmware is configured for: the scenario's pack (default: \(SimulateCommand.defaultScenario))."),
         OptionSpec("duration", value: "D", help: "Stop after this long, e.g. 30s or 8h (default: until Ctrl-C or SIGTERM)."),
         OptionSpec("wait", value: "D", help: "How long to wait for the cell monitor, current sensor and contactor feedback before the first tick (default: 10s; then the loop starts anyway and diagnoses them as stale)."),
         OptionSpec("log", value: "FILE", help: "Also write the firmware's frames as a candump -L log (wall-clock timestamps)."),
+        OptionSpec("state", value: "FILE", help: "The firmware's non-volatile store as a file (created when missing): SOC, learned values, latched faults and the black box survive restarts (Docs/persistence.md)."),
     ]
 
     public static func run(_ arguments: ParsedArguments, console: Console) throws -> Int32 {
@@ -25,7 +26,8 @@ public enum RunCommand: HarnessCommand {
         let bus: SocketCANBus
         do { bus = try SocketCANBus(interface: interface) } catch { throw HarnessError(error.description) }
         var log = try arguments.values["log"].map { try CANTrafficLog(path: $0, interface: interface) }
-        var firmware = try LinkedFirmware(pack: scenario.pack, link: bus, clock: .monotonic)
+        let store = try arguments.values["state"].map { path throws(HarnessError) in try InMemoryStore(path: path) } ?? InMemoryStore()
+        var firmware = try LinkedFirmware(pack: scenario.pack, link: bus, clock: .monotonic, store: store)
         firmware.recordsSent = log != nil
         StopSignal.install()
 
@@ -38,7 +40,8 @@ public enum RunCommand: HarnessCommand {
             firmware.loop.board.pump(now: clock.now())
         }
         let heard = firmware.loop.board.measurementNodesHeard
-        console.standardOutput("bms-harness run: firmware on \(interface) for the pack of \(scenario.name); "
+        let restored = arguments.values["state"].map { "; state \($0): \(RunCommand.describe(firmware.loop.persistence.restoreOutcome)), boot \(firmware.loop.persistence.bootCount)" } ?? ""
+        console.standardOutput("bms-harness run: firmware on \(interface) for the pack of \(scenario.name)\(restored); "
                                + (heard ? "cell monitor, current sensor and contactor feedback heard" : "no measurement nodes within \(DurationText.format(wait)), starting anyway")
                                + "\n")
 
@@ -55,6 +58,17 @@ public enum RunCommand: HarnessCommand {
         log?.close()
         console.standardOutput(report(firmware.loop, ticker: ticker, interface: interface))
         return 0
+    }
+
+    /// What the firmware restored from its store, in words.
+    static func describe(_ outcome: RestoreOutcome) -> String {
+        switch outcome {
+        case .unavailable: return "no store"
+        case .empty: return "empty, defaults"
+        case .restored(let sequence): return "restored checkpoint \(sequence)"
+        case .configurationChanged(let sequence): return "checkpoint \(sequence) of another configuration, latches and counters kept"
+        case .unknownFormat(let sequence): return "checkpoint \(sequence) in an unknown format, defaults"
+        }
     }
 
     /// The exit report: loop timing, bus counts, the BMS's end state.

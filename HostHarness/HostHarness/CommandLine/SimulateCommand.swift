@@ -103,14 +103,7 @@ public enum SimulateCommand: HarnessCommand {
     static func restartSummary(unplanned: Bool, at: Microseconds, off: Microseconds, outcome: RestoreOutcome, before: Double?,
                                hourLater: (Double?, Double?), restarted: Simulation, plain: Simulation) -> String {
         func points(_ x: Double?) -> String { x.map { Fixed.text($0, decimals: 2) } ?? "unknown" }
-        let restored: String
-        switch outcome {
-        case .restored(let sequence): restored = "restored checkpoint \(sequence)"
-        case .empty: restored = "nothing to restore (empty store)"
-        case .unavailable: restored = "no store"
-        case .configurationChanged(let sequence): restored = "checkpoint \(sequence) of another configuration: latches and counters only"
-        case .unknownFormat(let sequence): restored = "checkpoint \(sequence) in an unknown format: defaults"
-        }
+        let restored = RunCommand.describe(outcome)
         let end = (socError(restarted), socError(plain))
         let difference = end.0.flatMap { a in end.1.map { a - $0 } }
         let latched = (restarted.loop.stateMachine.latched.members.map(\.name), plain.loop.stateMachine.latched.members.map(\.name))

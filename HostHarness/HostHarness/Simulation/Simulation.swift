@@ -110,6 +110,14 @@ public struct Simulation {
         canLog = log
     }
 
+    /// Puts a frame from another node (a service tool, a test) on the firmware's bus now; it is
+    /// received on the next tick (and logged).
+    public mutating func deliver(_ frame: CANFrame) {
+        let time = now
+        loop.board.canBus.deliver(frame)
+        canLog?.record(frame, at: time)
+    }
+
     // MARK: - power cycles of the BMS (Docs/persistence.md)
 
     /// What happens to the BMS in a power cycle.
@@ -130,9 +138,7 @@ public struct Simulation {
             shutdown.stateRequest = CANMatrix.StateRequest.shutdown.rawValue
             shutdown.counter = world.requestCounter
             world.requestCounter = world.requestCounter == 14 ? 0 : world.requestCounter + 1
-            let frame = shutdown.encode(), time = now
-            loop.board.canBus.deliver(frame)
-            canLog?.record(frame, at: time)
+            deliver(shutdown.encode())
             let end = now + wait
             while now < end && !loop.persistence.stateSaved { step() }
         }

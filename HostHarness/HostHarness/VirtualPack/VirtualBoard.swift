@@ -1,6 +1,7 @@
 // The board the firmware runs on in simulation: every HAL peripheral, backed by values the
 // simulation writes before each tick (like registers a real front end would have filled) and
 // reads after it (the commands the firmware gave).
+import Firmware
 import HAL
 
 /// The failure every virtual peripheral can be told to report.
@@ -151,13 +152,27 @@ public struct InMemoryCANBus: CANBus {
     }
 }
 
-/// Flash-like memory in RAM, with erase-before-write semantics.
+/// Flash-like memory in RAM, with erase-before-write semantics; with a `file`, every erase and
+/// write also goes to it (the SBC deployment's `run --state FILE`).
 public struct InMemoryStore: NonVolatileStore {
     public let geometry: StoreGeometry
     public private(set) var words: [UInt32]
+    public private(set) var file: StoreFile? = nil
+
+    /// A store kept in the state file at `path` (created erased when missing).
+    public init(geometry: StoreGeometry = StoreGeometry(pageCount: 16, wordsPerPage: 512), path: String) throws(HarnessError) {
+        self.geometry = geometry
+        (file, words) = try StoreFile.open(path: path, geometry: geometry)
+    }
     public init(geometry: StoreGeometry = StoreGeometry(pageCount: 16, wordsPerPage: 512)) {
         self.geometry = geometry
         words = Array(repeating: 0xFFFF_FFFF, count: geometry.pageCount * geometry.wordsPerPage)
+    }
+    /// A store holding `words` (page after page), e.g. one read back over CAN.
+    public init(geometry: StoreGeometry, words: [UInt32]) {
+        precondition(words.count == geometry.pageCount * geometry.wordsPerPage, "InMemoryStore: words do not fill the geometry")
+        self.geometry = geometry
+        self.words = words
     }
     func index(_ page: Int, _ word: Int) throws(VirtualFailure) -> Int {
         guard page >= 0, page < geometry.pageCount, word >= 0, word < geometry.wordsPerPage else {
@@ -168,11 +183,14 @@ public struct InMemoryStore: NonVolatileStore {
     public mutating func erase(page: Int) throws(VirtualFailure) {
         let first = try index(page, 0)
         for i in first..<first + geometry.wordsPerPage { words[i] = 0xFFFF_FFFF }
+        if let file, !file.write(words[first..<first + geometry.wordsPerPage], at: first, sync: false) { throw VirtualFailure(kind: .other) }
     }
     public mutating func write(page: Int, word: Int, value: UInt32) throws(VirtualFailure) {
         let i = try index(page, word)
         guard words[i] == 0xFFFF_FFFF else { throw VirtualFailure(kind: .invalidRequest) }
         words[i] = value
+        // A record's commit word makes it durable: sync then (StoreFile).
+        if let file, !file.write(words[i...i], at: i, sync: value == JournalRecordFormat.commit) { throw VirtualFailure(kind: .other) }
     }
     public mutating func read(page: Int, word: Int) throws(VirtualFailure) -> UInt32 { words[try index(page, word)] }
     /// Flips one bit of word `word` (counted over the whole store): a retention error, for tests.
