@@ -53,12 +53,12 @@ M4F_CFLAGS  := --target=armv7em-none-eabi -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfl
 # Symbols that would mean a heap (or the stack protector's runtime) somewhere in an image.
 FORBIDDEN := ^(malloc|calloc|realloc|free|posix_memalign|aligned_alloc|swift_allocObject|swift_slowAlloc|__stack_chk_fail|__stack_chk_guard)$$
 
-.PHONY: can-vm-test golden bench-can codegen accuracy bench-estimator bench-pack reaction-times bench-power-limits bench-balancing bench-protection validate-pack cell-models help run build test swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof \
+.PHONY: can-vm-test golden bench-can bench-persistence codegen accuracy bench-estimator bench-pack reaction-times bench-power-limits bench-balancing bench-protection validate-pack cell-models help run build test swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof \
         firmware-size firmware-budget firmware-budget-baseline scenario tools clean
 
 help:
 	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
-	@echo "other targets: can-vm-test golden bench-can accuracy bench-estimator bench-pack bench-protection reaction-times bench-power-limits bench-balancing validate-pack cell-models build swift-test embedded embedded-host embedded-m4f qemu-run scenario audit no-allocation-proof firmware-size firmware-budget clean"
+	@echo "other targets: can-vm-test golden bench-can bench-persistence accuracy bench-estimator bench-pack bench-protection reaction-times bench-power-limits bench-balancing validate-pack cell-models build swift-test embedded embedded-host embedded-m4f qemu-run scenario audit no-allocation-proof firmware-size firmware-budget clean"
 
 # ------------------------------------------------------------------------------ main job
 run:
@@ -286,3 +286,11 @@ bench-can: $(HARNESS)
 	@mkdir -p out/bench-can
 	$(HARNESS) simulate --scenario delivery-hour --duration 218s --out out/bench-can --can-log out/bench-can/delivery-hour.log > /dev/null
 	$(HARNESS) replay out/bench-can/delivery-hour.log --scenario delivery-hour --compare --bench --out out/bench-can/replayed.log
+
+# Persistence on the virtual pack (Docs/persistence.md): the delivery day with the BMS power-cycled
+# at 14:00 for 30 minutes, orderly (Shutdown, StateSaved) and as an unplanned power cut, each
+# against the same day without the restart (SOC error an hour later and at the end, latches, the
+# store's writes); about 3 minutes.
+bench-persistence: $(HARNESS)
+	$(HARNESS) simulate --scenario delivery-day --restart-at 14h --restart-off 30m --out out/bench-persistence/orderly
+	$(HARNESS) simulate --scenario delivery-day --restart-at 14h --restart-off 30m --unplanned --out out/bench-persistence/unplanned

@@ -157,7 +157,7 @@ import Testing
         let result = run(["decode", log.path, "--events"])
         #expect(result.status == 0, "\(result.error)")
         let lines = result.output.split(separator: "\n").map(String.init)
-        #expect(lines.first?.hasPrefix("black box: 4 pages of 512 words; ") == true, "\(lines.first ?? "")")
+        #expect(lines.first?.hasPrefix("black box: 4 pages of 1024 words; ") == true, "\(lines.first ?? "")")
         #expect(lines.contains { $0.hasPrefix("boot 1  +0:00:00.000  boot: empty store: defaults") }, "\(result.output)")
         #expect(lines.contains { $0.contains("state standby -> connecting (drive)") })
         #expect(lines.contains { $0.contains("state connected (drive) -> disconnecting") })
@@ -191,7 +191,7 @@ import Testing
         wire.run(for: .seconds(5))
         #expect(wire.firmware.loop.stateMachine.latched.contains(.cellUndervoltage))
         let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int
-        #expect(size == 16 * 512 * 4)
+        #expect(size == 16 * 1_024 * 4)
         #expect((wire.firmware.loop.board.store.file?.syncs ?? 0) >= 2, "every committed record is synced")
 
         let again = try LinkedFirmware(pack: scenario.pack, link: QueueLink(), clock: .simulated, store: try InMemoryStore(path: path))
@@ -206,6 +206,6 @@ import Testing
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try Data(repeating: 0xFF, count: 100).write(to: URL(fileURLWithPath: path))
         let error = #expect(throws: HarnessError.self) { _ = try InMemoryStore(path: path) }
-        #expect(error?.message == "\(path): the state file holds 100 bytes, not the 32768 of a store of 16 pages × 512 words (another pack's file?)")
+        #expect(error?.message == "\(path): the state file holds 100 bytes, not the 65536 of a store of 16 pages × 1024 words (another pack's file?)")
     }
 }

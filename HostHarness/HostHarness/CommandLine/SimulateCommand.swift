@@ -118,8 +118,6 @@ public enum SimulateCommand: HarnessCommand {
                      + "(difference \(points(difference)) points)")
         lines.append("  latched        \(latched.0.isEmpty ? "none" : latched.0.joined(separator: ", ")) with the restart, "
                      + "\(latched.1.isEmpty ? "none" : latched.1.joined(separator: ", ")) without")
-        let j = restarted.loop.persistence.checkpoints
-        lines.append("  store          since the restart: \(j.recordsWritten) checkpoints, \(j.wordsWritten) words, \(j.erases) page erases")
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -161,6 +159,9 @@ public enum SimulateCommand: HarnessCommand {
         lines.append("  protection     \(loop.stateMachine.state.name) at the end; latched: \(latched.isEmpty ? "none" : latched.joined(separator: ", "))")
         lines.append("  balancing      \(Fixed.text(simulation.pack.chargeBled.reduce(0, +) / 3.6, decimals: 1)) mAh bled"
                      + " (\(Fixed.text(simulation.pack.energyBled / 3_600, decimals: 2)) Wh)")
+        let c = loop.persistence.checkpoints, b = loop.blackBox.journal
+        lines.append("  store          \(c.recordsWritten) checkpoint records (\(c.wordsWritten) words, \(c.erases) page erases), "
+                     + "\(b.recordsWritten) black-box records (\(b.wordsWritten) words, \(b.erases) page erases)")
         if !simulation.scenario.faults.isEmpty {
             lines.append("  faults         \(simulation.pack.activeFaults.isEmpty ? "none active at the end" : simulation.pack.activeFaults.joined(separator: "; "))")
         }

@@ -152,6 +152,12 @@ public struct InMemoryCANBus: CANBus {
     }
 }
 
+extension StoreGeometry {
+    /// The harness's store: 16 sectors of 4 KB (1,024 words), 64 KB of a microcontroller's flash
+    /// as a BMS would give its non-volatile data (Docs/persistence.md has the wear figures).
+    public static let hostDefault = StoreGeometry(pageCount: 16, wordsPerPage: 1_024)
+}
+
 /// Flash-like memory in RAM, with erase-before-write semantics; with a `file`, every erase and
 /// write also goes to it (the SBC deployment's `run --state FILE`).
 public struct InMemoryStore: NonVolatileStore {
@@ -160,11 +166,11 @@ public struct InMemoryStore: NonVolatileStore {
     public private(set) var file: StoreFile? = nil
 
     /// A store kept in the state file at `path` (created erased when missing).
-    public init(geometry: StoreGeometry = StoreGeometry(pageCount: 16, wordsPerPage: 512), path: String) throws(HarnessError) {
+    public init(geometry: StoreGeometry = StoreGeometry.hostDefault, path: String) throws(HarnessError) {
         self.geometry = geometry
         (file, words) = try StoreFile.open(path: path, geometry: geometry)
     }
-    public init(geometry: StoreGeometry = StoreGeometry(pageCount: 16, wordsPerPage: 512)) {
+    public init(geometry: StoreGeometry = StoreGeometry.hostDefault) {
         self.geometry = geometry
         words = Array(repeating: 0xFFFF_FFFF, count: geometry.pageCount * geometry.wordsPerPage)
     }
