@@ -226,7 +226,7 @@ extension ControlLoop {
         }
     }
 
-    /// Every 1 s: health, risk ranking (not available yet: every field SNA), identity.
+    /// Every 1 s: health, risk ranking, identity.
     mutating func queueSlowFrames() {
         can.overrunsLastSecond = timing.overruns &- can.overrunsAtLastSecond
         can.missedLastSecond = timing.missedTicks &- can.missedAtLastSecond
@@ -247,7 +247,7 @@ extension ControlLoop {
         }
         #endif
         transmit(health.encode())
-        transmit(CANMatrix.BMSRiskRanking().encode())
+        transmit(riskRankingMessage().encode())
 
         var identity = CANMatrix.BMSIdentity()
         identity.firmwareMajor = can.configuration.firmwareMajor
@@ -257,6 +257,27 @@ extension ControlLoop {
         identity.cellCount = UInt8(truncatingIfNeeded: configuration.cellCount)
         identity.temperatureSensorCount = UInt8(truncatingIfNeeded: configuration.temperatureSensorCount)
         transmit(identity.encode())
+    }
+
+    /// BMS_RiskRanking: the three cells most at risk (SNA beyond those with a score), the highest
+    /// alert level, and the first suspect voltage channel.
+    mutating func riskRankingMessage() -> CANMatrix.BMSRiskRanking {
+        var m = CANMatrix.BMSRiskRanking()
+        let ranked = health.ranking(3)
+        func entry(_ k: Int) -> (UInt8, UInt8, UInt8) {
+            guard k < ranked.count else { return (63, 127, 31) }
+            let i = Int(ranked[k])
+            let h = health.cells[i]
+            return (UInt8(truncatingIfNeeded: i + 1), UInt8(truncatingIfNeeded: Int(h.score + 0.5)), h.reason.rawValue)
+        }
+        (m.rank1Cell, m.rank1Score, m.rank1Reason) = entry(0)
+        (m.rank2Cell, m.rank2Score, m.rank2Reason) = entry(1)
+        (m.rank3Cell, m.rank3Score, m.rank3Reason) = entry(2)
+        m.alertLevel = health.highestLevel.rawValue
+        let suspects = health.suspects()
+        m.sensorSuspect = suspects.isEmpty ? 0 : 1
+        m.suspectCell = suspects.isEmpty ? 63 : UInt8(truncatingIfNeeded: suspects.bits.trailingZeroBitCount + 1)
+        return m
     }
 
     mutating func statusMessage() -> CANMatrix.BMSStatus {

@@ -53,6 +53,8 @@ public struct ControlLoop<Board: BMSBoard> {
     public internal(set) var persistence: Persistence
     /// The event log and trip snapshots in the store (Firmware/Persistence/BlackBox.swift).
     public internal(set) var blackBox: BlackBox
+    /// Per-cell health features, risk scores and alerts (Firmware/Health/, Docs/early-warning.md).
+    public internal(set) var health: CellHealthMonitor
 
     /// A loop for `board` managing the pack described by `configuration`, which must be valid.
     /// `estimation` (the cell model and the filter's tuning, Docs/estimation.md) is kept apart from
@@ -77,6 +79,8 @@ public struct ControlLoop<Board: BMSBoard> {
         can = CANProtocol(configuration: canConfiguration)
         persistence = Persistence(geometry: board.store.geometry, cellCount: configuration.cellCount, configuration: PersistenceConfiguration())
         blackBox = BlackBox()
+        health = CellHealthMonitor(cellCount: configuration.cellCount, sensorCells: estimation?.sensorElements ?? FixedList(filler: 0),
+                                   configuration: ControlLoop.healthConfiguration(configuration))
         restoreFromStore()
     }
 
@@ -131,6 +135,12 @@ public struct ControlLoop<Board: BMSBoard> {
         feedbackReadAt = .origin
         contactorFailures = FailureCount()
         balancingFailures = FailureCount()
+        #if BMS_NO_ESTIMATOR
+        health.reset(cellCount: configuration.cellCount, sensorCells: FixedList(filler: 0), configuration: ControlLoop.healthConfiguration(configuration))
+        #else
+        health.reset(cellCount: configuration.cellCount, sensorCells: estimator.configuration.sensorElements,
+                     configuration: ControlLoop.healthConfiguration(configuration))
+        #endif
         persistence.reset(geometry: self.board.store.geometry, cellCount: configuration.cellCount, configuration: PersistenceConfiguration())
         restoreFromStore()
     }
@@ -191,6 +201,7 @@ public struct ControlLoop<Board: BMSBoard> {
                                 stateOfCharge: limitSOC.discharge, chargeStateOfCharge: limitSOC.charge,
                                 faults: faultMonitor.status, connected: connected, configuration: configuration,
                                 dt: .milliseconds(10))
+            if health.thermalWarning { powerLimiter.derate(by: health.configuration.thermalDerate) }
             ran.insert(.powerLimits)
             queueFastFrames()
             ran.insert(.fastFrames)
@@ -211,6 +222,7 @@ public struct ControlLoop<Board: BMSBoard> {
                 }
             }
             ran.insert(.balancing)
+            health.observe(cells: measurements.cells, current: measurements.pack.current.validValue)
             queueStatusFrames()
             ran.insert(.statusFrames)
         }
@@ -219,6 +231,8 @@ public struct ControlLoop<Board: BMSBoard> {
             ran.insert(.temperatureRise)
             timing.closeWindow()
             ran.insert(.timingReport)
+            assessHealth()
+            ran.insert(.riskScoring)
             queueSlowFrames()
             ran.insert(.slowFrames)
         }

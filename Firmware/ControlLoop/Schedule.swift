@@ -68,6 +68,9 @@ public enum Stage: UInt8, Sendable {
     /// latch, a shutdown request; periodically on the 1 s slot), and the journal's writing moved
     /// on by one page erase or a few words (Firmware/Persistence/).
     case persistence = 21
+    /// Every 1 s, after the timing report: per-cell health features, risk scores, alert levels
+    /// (Firmware/Health/); the 100 ms slot also feeds it the current steps.
+    case riskScoring = 22
 }
 
 /// A set of stages, one bit per stage.

@@ -22,6 +22,9 @@ public enum BlackBoxEventKind: UInt8, Sendable {
     /// A snapshot follows for the trip of fault `code`: `value` = samples before | after << 8 |
     /// period in ms << 16.
     case snapshot = 6
+    /// A cell's alert level changed (early warning): `code` the cell (0-based), `value` = level |
+    /// reason << 8 | score << 16.
+    case alert = 7
 }
 
 /// One event as stored: three words.

@@ -44,6 +44,16 @@ public enum RestoreOutcome: Equatable, Sendable {
     case unknownFormat(sequence: UInt32)
 }
 
+#if BMS_16_CELLS
+/// The checkpoint journal, its record buffer sized for the build's largest checkpoint (16 + 10 ×
+/// 16 words, and the header and sequence number).
+public typealias CheckpointJournal = Journal<180>
+#else
+/// The checkpoint journal, its record buffer sized for the build's largest checkpoint (16 + 10 ×
+/// 32 words, and the header and sequence number).
+public typealias CheckpointJournal = Journal<340>
+#endif
+
 /// The loop's persistence state: the journals, the lifetime counters carried across boots, and
 /// the trigger bookkeeping.
 public struct Persistence: Sendable {
@@ -53,7 +63,7 @@ public struct Persistence: Sendable {
     static let checkpointKind: UInt8 = 1
 
     public private(set) var configuration: PersistenceConfiguration
-    public internal(set) var checkpoints: Journal<340>
+    public internal(set) var checkpoints: CheckpointJournal
     public private(set) var isAvailable = false
     public internal(set) var restoreOutcome = RestoreOutcome.unavailable
     /// Starts of the firmware with this store, this one included.
@@ -212,7 +222,9 @@ extension ControlLoop {
 
     /// A CRC over what makes a checkpoint meaningful for this pack: cell and sensor counts, the
     /// rated capacity, the OCV curve and the rest current (the configuration's "version").
-    func configurationFingerprint() -> UInt32 {
+    /// (`mutating` only so that it reads the loop in place: a non-mutating method copied the
+    /// whole loop into its frame on the Cortex-M, Docs/firmware-budget.md.)
+    mutating func configurationFingerprint() -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF
         crc = JournalRecordFormat.crc(crc, UInt32(truncatingIfNeeded: configuration.cellCount))
         crc = JournalRecordFormat.crc(crc, UInt32(truncatingIfNeeded: configuration.temperatureSensorCount))
@@ -281,8 +293,8 @@ extension ControlLoop {
         persistence.checkpoints.put(configurationFingerprint())
         persistence.checkpoints.put(UInt32(reason.rawValue) &<< 24 | (persistence.bootCount & 0xFF_FFFF))
         persistence.checkpoints.put(stateMachine.latched.bits)
-        persistence.checkpoints.put(lifetimeCoulombs(before: persistence.chargeInBefore, doubled: coulombCounter.doubledChargeIn))
-        persistence.checkpoints.put(lifetimeCoulombs(before: persistence.chargeOutBefore, doubled: coulombCounter.doubledChargeOut))
+        persistence.checkpoints.put(ControlLoop.lifetimeCoulombs(before: persistence.chargeInBefore, doubled: coulombCounter.doubledChargeIn))
+        persistence.checkpoints.put(ControlLoop.lifetimeCoulombs(before: persistence.chargeOutBefore, doubled: coulombCounter.doubledChargeOut))
         var efc: Float = 0, trend = (Float(0), Float(0), Float(0), Float(0), Float(0))
         #if !BMS_NO_ESTIMATOR
         if estimator.isEnabled { efc = estimator.equivalentFullCycles; trend = estimator.trend }
@@ -321,7 +333,7 @@ extension ControlLoop {
 
     /// Lifetime coulombs: those before this boot plus this boot's (the counter holds half-nC
     /// units; converted in Float: no 64-bit division on the Cortex-M path).
-    func lifetimeCoulombs(before: UInt32, doubled: Int64) -> UInt32 {
+    static func lifetimeCoulombs(before: UInt32, doubled: Int64) -> UInt32 {
         let coulombs = Float(approximating: doubled < 0 ? -doubled : doubled) * 5e-10
         return before &+ UInt32(Int(coulombs))
     }

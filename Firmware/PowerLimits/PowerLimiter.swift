@@ -207,3 +207,14 @@ public struct PowerLimiter: Sendable {
         return 1 - min(1, max(0, x))
     }
 }
+
+extension PowerLimiter {
+    /// Scales every limit by `factor` (0…1) until the next update: the early warning's derate for
+    /// a thermal anomaly (Firmware/Health/), before any hard limit is reached.
+    mutating func derate(by factor: Float) {
+        func scaled(_ m: Milliamperes) -> Milliamperes { Milliamperes(Int32(Float(Int(m.rawValue)) * factor)) }
+        limits.charge2s = scaled(limits.charge2s); limits.charge10s = scaled(limits.charge10s); limits.charge30s = scaled(limits.charge30s)
+        limits.discharge2s = scaled(limits.discharge2s); limits.discharge10s = scaled(limits.discharge10s)
+        limits.discharge30s = scaled(limits.discharge30s)
+    }
+}

@@ -13,7 +13,7 @@ import Testing
         for stage in everyTick { set.insert(stage) }
         if n % 10 == 0 { set.insert(.stateOfCharge); set.insert(.powerLimits); set.insert(.fastFrames) }
         if n % 100 == 0 { set.insert(.temperatureStatistics); set.insert(.stuckChannels); set.insert(.balancing); set.insert(.statusFrames) }
-        if n % 1000 == 0 { set.insert(.temperatureRise); set.insert(.timingReport); set.insert(.slowFrames) }
+        if n % 1000 == 0 { set.insert(.temperatureRise); set.insert(.timingReport); set.insert(.riskScoring); set.insert(.slowFrames) }
         return set
     }
 
@@ -60,7 +60,7 @@ import Testing
         let stages: [Stage] = [.sample, .validate, .cellStatistics, .coulombCount, .faultChecks, .stateMachine,
                                .contactorSequencing, .stateOfCharge, .powerLimits, .temperatureStatistics, .stuckChannels,
                                .balancing, .temperatureRise, .timingReport, .feedWatchdog, .stateEstimation, .canReceive,
-                               .fastFrames, .statusFrames, .slowFrames, .canTransmit, .persistence]
-        #expect(stages.map(\.rawValue) == Array(0...21))
+                               .fastFrames, .statusFrames, .slowFrames, .canTransmit, .persistence, .riskScoring]
+        #expect(stages.map(\.rawValue) == Array(0...22))
     }
 }

@@ -294,11 +294,12 @@ enum Codecs {
             },
             C.make(CANMatrix.BMSRiskRanking.self, "BMS_RiskRanking", { m in
                 m.rank1Cell = 62; m.rank1Score = 99; m.rank1Reason = 5; m.rank2Cell = 1; m.rank2Score = 50; m.rank2Reason = 31
-                m.rank3Cell = 33; m.rank3Score = 100; m.rank3Reason = 2
+                m.rank3Cell = 33; m.rank3Score = 100; m.rank3Reason = 2; m.alertLevel = 2; m.sensorSuspect = 1; m.suspectCell = 7
             }) { m in
                 ["Rank1Cell": raw(m.rank1Cell), "Rank1Score": raw(m.rank1Score), "Rank1Reason": raw(m.rank1Reason),
                  "Rank2Cell": raw(m.rank2Cell), "Rank2Score": raw(m.rank2Score), "Rank2Reason": raw(m.rank2Reason),
-                 "Rank3Cell": raw(m.rank3Cell), "Rank3Score": raw(m.rank3Score), "Rank3Reason": raw(m.rank3Reason)]
+                 "Rank3Cell": raw(m.rank3Cell), "Rank3Score": raw(m.rank3Score), "Rank3Reason": raw(m.rank3Reason),
+                 "AlertLevel": raw(m.alertLevel), "SensorSuspect": raw(m.sensorSuspect), "SuspectCell": raw(m.suspectCell)]
             },
             C.make(CANMatrix.BMSIdentity.self, "BMS_Identity", { m in
                 m.firmwareMajor = 1; m.firmwareMinor = 12; m.firmwarePatch = 255; m.protocolVersion = 1; m.cellCount = 16

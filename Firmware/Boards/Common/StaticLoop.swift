@@ -7,11 +7,11 @@ import HAL
 /// with a little room to grow; `staticLoop` stops the image with the size it needs when a loop
 /// outgrows it.
 #if BMS_16_CELLS
-typealias BenchStorage = InlineArray<1940, UInt64>          // 15,520 B (the bench's loop: 15,409 B on the M4F)
+typealias BenchStorage = InlineArray<2400, UInt64>          // TEMP
 #elseif _pointerBitWidth(_64)
-typealias BenchStorage = InlineArray<2520, UInt64>          // 20,160 B (the bench's loop on x86_64)
+typealias BenchStorage = InlineArray<3000, UInt64>          // TEMP
 #else
-typealias BenchStorage = InlineArray<2440, UInt64>          // 19,520 B (the bench's loop: about 19,320 B on the M4F)
+typealias BenchStorage = InlineArray<3000, UInt64>          // TEMP
 #endif
 nonisolated(unsafe) var benchStorage = BenchStorage(repeating: 0)
 

@@ -1218,7 +1218,7 @@ extension CANMatrix {
 }
 
 extension CANMatrix {
-    /// BMS_RiskRanking (0x141, 8 bytes, every 1000 ms, from BMS): The three cells most at risk with score and reason, every 1 s (not available until risk scoring exists: all SNA).
+    /// BMS_RiskRanking (0x141, 8 bytes, every 1000 ms, from BMS): The three cells most at risk with score and reason, the highest alert level, and a voltage channel suspected of a sensor fault (its cell is not ranked), every 1 s (Docs/early-warning.md).
     public struct BMSRiskRanking: Sendable {
         public static let identifier: UInt32 = 0x141
         public static let length = 8
@@ -1230,6 +1230,7 @@ extension CANMatrix {
         public static let rank2ScoreSNA: UInt8 = 127
         public static let rank3CellSNA: UInt8 = 63
         public static let rank3ScoreSNA: UInt8 = 127
+        public static let suspectCellSNA: UInt8 = 63
         /// Rank1Cell: 6-bit unsigned, [1, 62].
         public var rank1Cell: UInt8 = 63
         /// Rank1Score: % = raw, [0, 100]; 7-bit unsigned.
@@ -1248,6 +1249,12 @@ extension CANMatrix {
         public var rank3Score: UInt8 = 127
         /// Rank3Reason: 5-bit unsigned, [0, 31]. Values: `CANMatrix.RiskReason`.
         public var rank3Reason: UInt8 = 31
+        /// AlertLevel: 2-bit unsigned, [0, 3]. Values: `CANMatrix.AlertLevel`.
+        public var alertLevel: UInt8 = 0
+        /// SensorSuspect: 1-bit unsigned, [0, 1]. Values: `CANMatrix.Flag`.
+        public var sensorSuspect: UInt8 = 0
+        /// SuspectCell: Cell number (1 = negative end) of the first suspect voltage channel. 6-bit unsigned, [1, 62].
+        public var suspectCell: UInt8 = 63
 
         public init() {}
 
@@ -1263,6 +1270,9 @@ extension CANMatrix {
             CANPayload.insert(UInt32(truncatingIfNeeded: rank3Cell), start: 36, length: 6, into: &frame)
             CANPayload.insert(UInt32(truncatingIfNeeded: rank3Score), start: 42, length: 7, into: &frame)
             CANPayload.insert(UInt32(truncatingIfNeeded: rank3Reason), start: 49, length: 5, into: &frame)
+            CANPayload.insert(UInt32(truncatingIfNeeded: alertLevel), start: 54, length: 2, into: &frame)
+            CANPayload.insert(UInt32(truncatingIfNeeded: sensorSuspect), start: 56, length: 1, into: &frame)
+            CANPayload.insert(UInt32(truncatingIfNeeded: suspectCell), start: 57, length: 6, into: &frame)
             return frame
         }
 
@@ -1281,6 +1291,9 @@ extension CANMatrix {
             m.rank3Cell = UInt8(truncatingIfNeeded: CANPayload.extract(frame, start: 36, length: 6))
             m.rank3Score = UInt8(truncatingIfNeeded: CANPayload.extract(frame, start: 42, length: 7))
             m.rank3Reason = UInt8(truncatingIfNeeded: CANPayload.extract(frame, start: 49, length: 5))
+            m.alertLevel = UInt8(truncatingIfNeeded: CANPayload.extract(frame, start: 54, length: 2))
+            m.sensorSuspect = UInt8(truncatingIfNeeded: CANPayload.extract(frame, start: 56, length: 1))
+            m.suspectCell = UInt8(truncatingIfNeeded: CANPayload.extract(frame, start: 57, length: 6))
             return m
         }
     }
@@ -1577,6 +1590,16 @@ extension CANMatrix {
         case voltageSag = 4
         case thermalAnomaly = 5
         case sna = 31
+    }
+}
+
+extension CANMatrix {
+    /// Values of `AlertLevel` in BMS_RiskRanking.
+    public enum AlertLevel: UInt8, Sendable {
+        case noneValue = 0
+        case watch = 1
+        case warning = 2
+        case critical = 3
     }
 }
 

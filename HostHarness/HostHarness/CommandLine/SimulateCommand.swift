@@ -94,6 +94,35 @@ public enum SimulateCommand: HarnessCommand {
         return 0
     }
 
+    /// "highest warning; ranked: cell 7 leakage 62 (48.1 mA), …; suspect voltage channels: cell 3".
+    static func earlyWarningText(_ h: CellHealthMonitor) -> String {
+        let levels = ["none", "watch", "warning", "critical"]
+        var text = "highest alert \(levels[Int(h.highestLevel.rawValue)])"
+        let ranked = h.ranking(3)
+        if ranked.count > 0 {
+            var parts: [String] = []
+            for k in 0..<ranked.count {
+                let i = Int(ranked[k]), c = h.cells[i]
+                let detail: String
+                switch c.reason {
+                case .leakage: detail = "leakage \(Fixed.text(Double(c.leakageMilliamperes), decimals: 1)) mA"
+                case .capacityFade: detail = "capacity \(Fixed.text(Double(c.capacityRatio) * 100, decimals: 1)) % of the median"
+                case .resistanceGrowth, .voltageSag: detail = "resistance \(Fixed.text(Double(c.resistanceRatio) * 100, decimals: 0)) % of the median"
+                case .thermalAnomaly: detail = "\(Fixed.text(Double(c.thermalExcessKelvin), decimals: 1)) K above the load's allowance"
+                case .none: detail = "no reason"
+                }
+                parts.append("cell \(i + 1) score \(Int(c.score)) (\(detail))")
+            }
+            text += "; ranked: " + parts.joined(separator: ", ")
+        }
+        let suspects = (0..<h.cells.count).filter { h.cells[$0].sensorSuspect }.map { "cell \($0 + 1)" }
+        if !suspects.isEmpty { text += "; suspect voltage channels: " + suspects.joined(separator: ", ") }
+        if !h.suspectTemperatureSensors.isEmpty {
+            text += "; suspect temperature sensors: " + (0..<16).filter { h.suspectTemperatureSensors.contains($0) }.map { "\($0 + 1)" }.joined(separator: ", ")
+        }
+        return text
+    }
+
     /// The firmware's pack SOC error against the truth (points), nil while it does not know.
     static func socError(_ s: Simulation) -> Double? {
         s.loop.stateOfCharge.map { Double($0) * 100 - s.pack.displayStateOfCharge * 100 }
@@ -159,6 +188,7 @@ public enum SimulateCommand: HarnessCommand {
         lines.append("  protection     \(loop.stateMachine.state.name) at the end; latched: \(latched.isEmpty ? "none" : latched.joined(separator: ", "))")
         lines.append("  balancing      \(Fixed.text(simulation.pack.chargeBled.reduce(0, +) / 3.6, decimals: 1)) mAh bled"
                      + " (\(Fixed.text(simulation.pack.energyBled / 3_600, decimals: 2)) Wh)")
+        lines.append("  early warning  " + earlyWarningText(loop.health))
         let c = loop.persistence.checkpoints, b = loop.blackBox.journal
         lines.append("  store          \(c.recordsWritten) checkpoint records (\(c.wordsWritten) words, \(c.erases) page erases), "
                      + "\(b.recordsWritten) black-box records (\(b.wordsWritten) words, \(b.erases) page erases)")

@@ -1,0 +1,473 @@
+// Early warning (Docs/early-warning.md): per-cell health features measured against the pack —
+// leakage from the SOC each cell loses during rests beyond what balancing took, capacity from
+// the SOC each cell moves between relaxed points, resistance from the voltage steps of current
+// steps, thermal anomalies from each sensor against the others with a load-dependent allowance —
+// in robust statistics (median and MAD), their trends, a risk score per cell with a reason, alert
+// levels with hysteresis, and sensor faults told apart from cell risks. Allocation-free; the loop
+// calls `observe` every 100 ms and `evaluate` every second.
+import HAL
+
+/// Why a cell is at risk. Raw values are stable (BMS_RiskRanking, RiskReason).
+public enum RiskReason: UInt8, Sendable {
+    case none = 0
+    case leakage = 1
+    case capacityFade = 2
+    case resistanceGrowth = 3
+    case voltageSag = 4
+    case thermalAnomaly = 5
+}
+
+/// Alert levels. Raw values are stable (CAN, black box).
+public enum AlertLevel: UInt8, Sendable, Comparable {
+    case none = 0
+    /// Worth watching: score ≥ 50.
+    case watch = 1
+    /// An alert: score ≥ 70; a thermal one derates the power limits.
+    case warning = 2
+    /// Score ≥ 90.
+    case critical = 3
+    public static func < (a: AlertLevel, b: AlertLevel) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// Thresholds and tuning of the early warning.
+public struct HealthConfiguration: Sendable {
+    /// The pack's rated capacity (Ah) and what counts as rest (|I| at most this, mA).
+    public var ratedCapacityAh: Float
+    public var restCurrent: Milliamperes
+    /// A rest this long (s) gives a relaxed point; relaxed points this far apart within one rest
+    /// measure leakage; charge this large (fraction of the capacity) between relaxed points
+    /// measures capacity.
+    public var relaxationSeconds: Float = 1_800
+    public var leakWindowSeconds: Float = 7_200
+    public var capacityChargeFraction: Float = 0.3
+    /// A current change this large within 100 ms (fraction of 1C) measures resistance.
+    public var stepFraction: Float = 0.5
+    /// Feature values that score 50 (the watch level): leakage (mA, beyond the pack's median),
+    /// resistance (fraction above the median), capacity (fraction below the median), thermal
+    /// excess (K above the load allowance).
+    public var leakageAlertMilliamperes: Float = 10
+    public var resistanceAlert: Float = 0.3
+    public var capacityAlert: Float = 0.08
+    public var thermalAlertKelvin: Float = 2
+    /// How far one sensor may sit from the others' median at rest (K), and how much more per
+    /// (I/1C)² of the last minute's load: uneven cooling is not an anomaly.
+    public var thermalSpreadKelvin: Float = 1.5
+    public var thermalSpreadPerCRateSquared: Float = 1.5
+    /// Factor on the current limits while a thermal anomaly is at warning or above.
+    public var thermalDerate: Float = 0.5
+    public init(ratedCapacityAh: Float, restCurrent: Milliamperes) {
+        self.ratedCapacityAh = ratedCapacityAh
+        self.restCurrent = restCurrent
+    }
+}
+
+/// One cell's features, score and alert.
+public struct CellHealth: Sendable {
+    /// Leakage beyond the pack's median (mA, smoothed over rests), and its change per estimate.
+    public var leakageMilliamperes: Float = 0
+    public var leakageTrend: Float = 0
+    public var leakageEstimates: UInt16 = 0
+    /// Capacity and resistance relative to the pack's median (1 = the median), smoothed.
+    public var capacityRatio: Float = 1
+    public var capacityEstimates: UInt16 = 0
+    public var resistanceRatio: Float = 1
+    public var resistanceSteps: UInt16 = 0
+    /// For a cell with a temperature sensor: how much warmer than the load explains (K), smoothed.
+    public var thermalExcessKelvin: Float = 0
+    /// Risk score 0…100, its reason and the alert level.
+    public var score: Float = 0
+    public var reason: RiskReason = .none
+    public var level: AlertLevel = .none
+    var above: UInt16 = 0, below: UInt16 = 0
+    /// Its voltage channel looks faulty (a jump at rest, or noise): excluded from the risk.
+    public var sensorSuspect = false
+    var jitter: Float = 0
+    var restVoltage: Float = 0
+    var previousRelative: Float = .nan
+}
+
+/// The early-warning state of a pack (see the file comment).
+public struct CellHealthMonitor: Sendable {
+    public private(set) var cells: PerCell<CellHealth>
+    public private(set) var configuration: HealthConfiguration
+    /// Which cell each temperature sensor sits on.
+    var sensorCells: FixedList<16, UInt8>
+    /// Rest bookkeeping and the relaxed points of the current and the previous rest.
+    var restSeconds: Float = 0
+    var startOfRest = RelaxedPoint(cellCount: 0), previousEnd = RelaxedPoint(cellCount: 0)
+    var haveStart = false, havePreviousEnd = false
+    /// When the rest voltages were last tracked (the end of a rest is its last relaxed moment).
+    var lastRelaxedSeconds: Float = 0
+    var previousCurrent: Float = .nan
+    var previousVoltages: PerCell<Float>
+    var loadSquared: Float = 0
+    var previousTemperatures: PerTemperatureSensor<Float>
+    var stuckSeconds: PerTemperatureSensor<Float>
+    /// Temperature sensors that look faulty (stuck while the others move).
+    public private(set) var suspectTemperatureSensors = CellSet()
+    /// The highest alert level and whether it is thermal (for the power limits).
+    public private(set) var highestLevel = AlertLevel.none
+    public private(set) var thermalWarning = false
+
+    /// The voltages, SOCs and charge at one relaxed moment.
+    struct RelaxedPoint: Sendable {
+        var seconds: Float = 0
+        var chargeCoulombs: Float = 0
+        var soc: PerCell<Float>
+        var bled: PerCell<Float>
+        init(cellCount: Int) {
+            soc = PerCell(repeating: 0, count: cellCount)
+            bled = PerCell(repeating: 0, count: cellCount)
+        }
+    }
+
+    public init(cellCount: Int, sensorCells: FixedList<16, UInt8>, configuration: HealthConfiguration) {
+        cells = PerCell(repeating: CellHealth(), count: cellCount)
+        self.configuration = configuration
+        self.sensorCells = sensorCells
+        startOfRest = RelaxedPoint(cellCount: cellCount)
+        previousEnd = startOfRest
+        previousVoltages = PerCell(repeating: .nan, count: cellCount)
+        previousTemperatures = PerTemperatureSensor(repeating: .nan, count: 16)
+        stuckSeconds = PerTemperatureSensor(repeating: 0, count: 16)
+    }
+
+    /// Back to a new monitor's state, in place (the Cortex-M image's loop lives in static storage).
+    public mutating func reset(cellCount: Int, sensorCells places: borrowing FixedList<16, UInt8>, configuration c: HealthConfiguration) {
+        cells.removeAll()
+        for _ in 0..<cellCount { cells.append(CellHealth()) }
+        configuration = c
+        sensorCells.removeAll()
+        for i in 0..<places.count { sensorCells.append(places[i]) }
+        restSeconds = 0
+        startOfRest = RelaxedPoint(cellCount: cellCount)
+        previousEnd = RelaxedPoint(cellCount: cellCount)
+        previousVoltages.removeAll()
+        for _ in 0..<cellCount { previousVoltages.append(.nan) }
+        haveStart = false
+        havePreviousEnd = false
+        lastRelaxedSeconds = 0
+        previousCurrent = .nan
+        loadSquared = 0
+        previousTemperatures.removeAll()
+        stuckSeconds.removeAll()
+        for _ in 0..<16 { previousTemperatures.append(.nan); stuckSeconds.append(0) }
+        suspectTemperatureSensors = CellSet()
+        highestLevel = .none
+        thermalWarning = false
+    }
+
+    /// The cells ranked by score, highest first (suspect channels are never ranked): the first
+    /// `count` with a score above zero.
+    @_addressableSelf public func ranking(_ count: Int) -> FixedList<3, UInt8> {
+        var out = FixedList<3, UInt8>(filler: 0)
+        var taken = CellSet()
+        for _ in 0..<min(count, 3) {
+            var best = -1
+            for i in 0..<cells.count where !taken.contains(i) && !cells[i].sensorSuspect && cells[i].score > 0 {
+                if best < 0 || cells[i].score > cells[best].score { best = i }
+            }
+            guard best >= 0 else { break }
+            taken.insert(best)
+            out.append(UInt8(truncatingIfNeeded: best))
+        }
+        return out
+    }
+
+    /// Cells whose voltage channel is suspect.
+    @_addressableSelf public func suspects() -> CellSet {
+        var set = CellSet()
+        for i in 0..<cells.count where cells[i].sensorSuspect { set.insert(i) }
+        return set
+    }
+
+    // MARK: - every 100 ms
+
+    /// Resistance from current steps: a change of at least `stepFraction`·1C since the last call
+    /// gives each cell's ΔV/ΔI against the median cell's.
+    public mutating func observe(cells readings: borrowing @_addressable CellMonitorReadings, current: Milliamperes?) {
+        guard let current else { previousCurrent = .nan; return }
+        let amperes = Float(Int(current.rawValue)) / 1_000
+        defer {
+            previousCurrent = amperes
+            for i in 0..<cells.count { previousVoltages[i] = readings.cellVoltages[i].validValue.map { Float(Int($0.rawValue)) / 1_000 } ?? .nan }
+        }
+        let step = amperes - previousCurrent
+        guard step.isFinite, (step < 0 ? -step : step) >= configuration.stepFraction * configuration.ratedCapacityAh else { return }
+        var ohms = PerCell<Float>(filler: 0)
+        var any = false
+        for i in 0..<cells.count {
+            let now = readings.cellVoltages[i].validValue.map { Float(Int($0.rawValue)) / 1_000 } ?? .nan
+            let r = (now - previousVoltages[i]) / step
+            ohms.append(r)
+            if r.isFinite { any = true }
+        }
+        guard any, let median = CellHealthMonitor.median(ohms, excluding: suspects()), median > 1e-5 else { return }
+        for i in 0..<cells.count where ohms[i].isFinite && !cells[i].sensorSuspect {
+            let ratio = ohms[i] / median
+            guard ratio > 0.2 && ratio < 5 else { continue }   // a step the cell did not see whole
+            let n = Float(Int(min(cells[i].resistanceSteps, 99)))
+            cells[i].resistanceRatio += (ratio - cells[i].resistanceRatio) / (n + 1 < 20 ? n + 1 : 20)
+            if cells[i].resistanceSteps < UInt16.max { cells[i].resistanceSteps += 1 }
+        }
+    }
+
+    // MARK: - every second
+
+    /// The slow features, sensor checks, scores and alert levels, once per second. `curve` turns
+    /// a relaxed voltage into a SOC; `bled` is each cell's bled charge since start (mAs);
+    /// `chargeNanocoulombs` the pack's counted net charge.
+    public mutating func evaluate(cells readings: borrowing @_addressable CellMonitorReadings, current: Milliamperes?,
+                                  chargeNanocoulombs: Int64, bled: borrowing @_addressable PerCell<Int32>,
+                                  curve: borrowing @_addressable OCVCurve, seconds dt: Float, uptimeSeconds: Float) {
+        let amperes = current.map { Float(Int($0.rawValue)) / 1_000 } ?? .nan
+        let cRate = amperes / configuration.ratedCapacityAh
+        if cRate.isFinite { loadSquared += (cRate * cRate - loadSquared) * min(1, dt / 60) }
+        let resting = amperes.isFinite && (amperes < 0 ? -amperes : amperes) <= Float(Int(configuration.restCurrent.rawValue)) / 1_000
+        // Channels are compared only in a settled rest: right after a load the cells relax at
+        // their own pace.
+        checkVoltageChannels(readings, resting: resting && restSeconds >= 300)
+        checkTemperatures(readings, seconds: dt)
+        if resting {
+            restSeconds += dt
+            if restSeconds >= configuration.relaxationSeconds - 60 { trackRestVoltages(readings) }
+            if restSeconds >= configuration.relaxationSeconds {
+                lastRelaxedSeconds = uptimeSeconds
+                if !haveStart, let p = relaxedPoint(chargeNanocoulombs: chargeNanocoulombs, bled: bled, curve: curve, at: uptimeSeconds) {
+                    startOfRest = p
+                    haveStart = true
+                    if havePreviousEnd { measureCapacity(from: previousEnd, to: p) }
+                }
+            }
+        } else if restSeconds > 0 {
+            // The rest ends: its last relaxed moment (the smoothed voltages of its last second)
+            // closes it. The charge and bled charge cannot have moved in one second.
+            if haveStart, let end = relaxedPoint(chargeNanocoulombs: chargeNanocoulombs, bled: bled, curve: curve, at: lastRelaxedSeconds) {
+                if end.seconds - startOfRest.seconds >= configuration.leakWindowSeconds { measureLeakage(from: startOfRest, to: end) }
+                previousEnd = end
+                havePreviousEnd = true
+            }
+            restSeconds = 0
+            haveStart = false
+            for i in 0..<cells.count { cells[i].restVoltage = 0 }
+        }
+        score()
+    }
+
+    /// Each cell's voltage at rest, smoothed over the last minute (the relaxed voltage).
+    mutating func trackRestVoltages(_ readings: borrowing @_addressable CellMonitorReadings) {
+        for i in 0..<cells.count {
+            guard let v = readings.cellVoltages[i].validValue else { continue }
+            let volts = Float(Int(v.rawValue)) / 1_000
+            cells[i].restVoltage = cells[i].restVoltage == 0 ? volts : cells[i].restVoltage + (volts - cells[i].restVoltage) / 30
+        }
+    }
+
+    /// A relaxed point from the smoothed rest voltages; nil while a cell has none.
+    @_addressableSelf func relaxedPoint(chargeNanocoulombs: Int64, bled: borrowing @_addressable PerCell<Int32>,
+                      curve: borrowing @_addressable OCVCurve, at seconds: Float) -> RelaxedPoint? {
+        for i in 0..<cells.count where cells[i].restVoltage == 0 { return nil }
+        var p = RelaxedPoint(cellCount: cells.count)
+        p.seconds = seconds
+        p.chargeCoulombs = Float(approximating: chargeNanocoulombs) * 1e-9
+        for i in 0..<cells.count {
+            let mv = Int32(Int(cells[i].restVoltage * 1_000 + 0.5))
+            p.soc[i] = curve.stateOfCharge(atRestVoltage: Millivolts(mv))
+            p.bled[i] = Float(Int(bled[i])) / 1_000
+        }
+        return p
+    }
+
+    /// Leakage from two relaxed points of one rest: the charge each cell lost relative to the
+    /// median cell, less what balancing took from it relative to the median, per second.
+    mutating func measureLeakage(from a: RelaxedPoint, to b: RelaxedPoint) {
+        let seconds = b.seconds - a.seconds
+        guard seconds > 0 else { return }
+        var relative = PerCell<Float>(filler: 0), bledDelta = PerCell<Float>(filler: 0)
+        for i in 0..<cells.count {
+            relative.append(b.soc[i] - a.soc[i])
+            bledDelta.append(b.bled[i] - a.bled[i])
+        }
+        let suspects = suspects()
+        guard let medianSOC = CellHealthMonitor.median(relative, excluding: suspects),
+              let medianBled = CellHealthMonitor.median(bledDelta, excluding: suspects) else { return }
+        let coulombsPerSOC = configuration.ratedCapacityAh * 3_600
+        for i in 0..<cells.count where !cells[i].sensorSuspect {
+            let lost = -(relative[i] - medianSOC) * coulombsPerSOC - (bledDelta[i] - medianBled)
+            let milliamperes = lost / seconds * 1_000
+            let previous = cells[i].leakageMilliamperes
+            cells[i].leakageMilliamperes = cells[i].leakageEstimates == 0 ? milliamperes : previous + (milliamperes - previous) * 0.5
+            cells[i].leakageTrend = cells[i].leakageEstimates == 0 ? 0 : cells[i].leakageMilliamperes - previous
+            if cells[i].leakageEstimates < UInt16.max { cells[i].leakageEstimates += 1 }
+        }
+    }
+
+    /// Capacity from the relaxed points around a charge or discharge: each cell's SOC change for
+    /// the same charge (less what it bled), against the median cell's.
+    mutating func measureCapacity(from a: RelaxedPoint, to b: RelaxedPoint) {
+        let charge = b.chargeCoulombs - a.chargeCoulombs
+        let capacity = configuration.ratedCapacityAh * 3_600
+        guard (charge < 0 ? -charge : charge) >= configuration.capacityChargeFraction * capacity else { return }
+        var perCell = PerCell<Float>(filler: 0)
+        for i in 0..<cells.count {
+            let moved = b.soc[i] - a.soc[i]
+            let own = charge - (b.bled[i] - a.bled[i])
+            perCell.append(moved != 0 ? own / moved : .nan)   // the cell's capacity (C) as seen
+        }
+        guard let median = CellHealthMonitor.median(perCell, excluding: suspects()), median > 0 else { return }
+        for i in 0..<cells.count where !cells[i].sensorSuspect && perCell[i].isFinite && perCell[i] > 0 {
+            let ratio = perCell[i] / median
+            cells[i].capacityRatio = cells[i].capacityEstimates == 0 ? ratio : cells[i].capacityRatio + (ratio - cells[i].capacityRatio) * 0.5
+            if cells[i].capacityEstimates < UInt16.max { cells[i].capacityEstimates += 1 }
+        }
+    }
+
+    /// A voltage channel that jumps at rest against the others (an offset appearing) or is much
+    /// noisier than they are is suspect, for good: its cell leaves the ranking.
+    mutating func checkVoltageChannels(_ readings: borrowing @_addressable CellMonitorReadings, resting: Bool) {
+        var relative = PerCell<Float>(filler: 0)
+        for i in 0..<cells.count { relative.append(readings.cellVoltages[i].validValue.map { Float(Int($0.rawValue)) } ?? .nan) }
+        guard let median = CellHealthMonitor.median(relative, excluding: CellSet()) else { return }
+        var jitters = PerCell<Float>(filler: 0)
+        for i in 0..<cells.count {
+            let r = relative[i] - median
+            let previous = cells[i].previousRelative
+            cells[i].previousRelative = r
+            jitters.append(cells[i].jitter)
+            guard resting, r.isFinite, previous.isFinite else { continue }
+            let jump = r - previous < 0 ? previous - r : r - previous
+            if jump >= 8 { cells[i].sensorSuspect = true }            // mV in one second, at rest
+            cells[i].jitter += (jump - cells[i].jitter) / 600
+        }
+        guard resting, let typical = CellHealthMonitor.median(jitters, excluding: CellSet()) else { return }
+        for i in 0..<cells.count where cells[i].jitter > 2 && cells[i].jitter > 4 * typical { cells[i].sensorSuspect = true }
+    }
+
+    /// Thermal excess per sensor (its reading against the others' median, beyond what the last
+    /// minute's load explains), and sensors stuck while the others move.
+    mutating func checkTemperatures(_ readings: borrowing @_addressable CellMonitorReadings, seconds dt: Float) {
+        let n = min(readings.temperatures.count, sensorCells.count)
+        guard n >= 3 else { return }
+        var values = PerCell<Float>(filler: 0)
+        for s in 0..<n {
+            values.append(readings.temperatures[s].validValue.map { Float(Int($0.rawValue)) / 10 } ?? .nan)
+        }
+        var others = suspectTemperatureSensors
+        guard let median = CellHealthMonitor.median(values, excluding: others) else { return }
+        let allowed = configuration.thermalSpreadKelvin + configuration.thermalSpreadPerCRateSquared * loadSquared
+        for s in 0..<n {
+            let t = values[s]
+            if t.isFinite && previousTemperatures[s].isFinite {
+                let moved = t - previousTemperatures[s]
+                stuckSeconds[s] = moved == 0 ? stuckSeconds[s] + dt : 0
+            }
+            previousTemperatures[s] = t
+            // Stuck for an hour while the pack's median moved by more than 2 K away from it.
+            if stuckSeconds[s] >= 3_600 && t.isFinite && (t - median > 2 || median - t > 2) { others.insert(s) }
+            let cell = Int(sensorCells[s])
+            guard cell < cells.count, t.isFinite, !others.contains(s) else { continue }
+            let excess = t - median - allowed
+            cells[cell].thermalExcessKelvin += ((excess > 0 ? excess : 0) - cells[cell].thermalExcessKelvin) * min(1, dt / 60)
+        }
+        suspectTemperatureSensors = others
+    }
+
+    /// Scores, reasons and alert levels with hysteresis (up after 3 s above a level's threshold,
+    /// down after 60 s below it less 10 points). A feature's severity is the smaller of its size
+    /// against its alert value and its robust z-score (distance from the cells' median in MADs)
+    /// against `zAlert`: a cell must stand out from its pack by a meaningful amount.
+    mutating func score() {
+        var highest = AlertLevel.none, thermal = false
+        let c = configuration
+        let suspects = suspects()
+        var leak = PerCell<Float>(filler: 0), capacity = PerCell<Float>(filler: 0), resistance = PerCell<Float>(filler: 0)
+        for i in 0..<cells.count {
+            leak.append(cells[i].leakageEstimates > 0 ? cells[i].leakageMilliamperes : .nan)
+            capacity.append(cells[i].capacityEstimates > 0 ? cells[i].capacityRatio : .nan)
+            resistance.append(cells[i].resistanceSteps >= 20 ? cells[i].resistanceRatio : .nan)
+        }
+        let leakSpread = CellHealthMonitor.spread(leak, excluding: suspects, floor: 0.5)
+        let capacitySpread = CellHealthMonitor.spread(capacity, excluding: suspects, floor: 0.002)
+        let resistanceSpread = CellHealthMonitor.spread(resistance, excluding: suspects, floor: 0.01)
+        for i in 0..<cells.count {
+            guard !cells[i].sensorSuspect else {
+                cells[i].score = 0; cells[i].reason = .none; cells[i].level = .none
+                continue
+            }
+            var worst: Float = 0, reason = RiskReason.none
+            func consider(_ severity: Float, _ r: RiskReason) { if severity > worst { worst = severity; reason = r } }
+            func robust(_ size: Float, _ deviation: Float, _ spread: (median: Float, mad: Float)?) -> Float {
+                guard let spread else { return size }
+                let z = deviation / (1.4826 * spread.mad) / CellHealthMonitor.zAlert
+                return min(size, z)
+            }
+            let h = cells[i]
+            if h.leakageEstimates > 0 {
+                consider(robust(h.leakageMilliamperes / c.leakageAlertMilliamperes, h.leakageMilliamperes - (leakSpread?.median ?? 0), leakSpread), .leakage)
+            }
+            if h.capacityEstimates > 0 {
+                consider(robust((1 - h.capacityRatio) / c.capacityAlert, (capacitySpread?.median ?? 1) - h.capacityRatio, capacitySpread), .capacityFade)
+            }
+            if h.resistanceSteps >= 20 {
+                consider(robust((h.resistanceRatio - 1) / c.resistanceAlert, h.resistanceRatio - (resistanceSpread?.median ?? 1), resistanceSpread), .resistanceGrowth)
+            }
+            consider(h.thermalExcessKelvin / c.thermalAlertKelvin, .thermalAnomaly)
+            var s = 50 * worst
+            if reason == .leakage && h.leakageTrend > 0 { s += min(10, 10 * h.leakageTrend / c.leakageAlertMilliamperes) }
+            s = s < 0 ? 0 : (s > 100 ? 100 : s)
+            cells[i].score = s
+            cells[i].reason = s > 0 ? reason : .none
+            let target: AlertLevel = s >= 90 ? .critical : s >= 70 ? .warning : s >= 50 ? .watch : .none
+            let current = cells[i].level
+            if target > current {
+                cells[i].above += 1
+                cells[i].below = 0
+                if cells[i].above >= 3 { cells[i].level = AlertLevel(rawValue: current.rawValue + 1) ?? current; cells[i].above = 0 }
+            } else {
+                cells[i].above = 0
+                let floor: Float = current == .critical ? 80 : current == .warning ? 60 : current == .watch ? 40 : 0
+                if current != .none && s < floor {
+                    cells[i].below += 1
+                    if cells[i].below >= 60 { cells[i].level = AlertLevel(rawValue: current.rawValue - 1) ?? .none; cells[i].below = 0 }
+                } else {
+                    cells[i].below = 0
+                }
+            }
+            if cells[i].level > highest { highest = cells[i].level }
+            if cells[i].level >= .warning && cells[i].reason == .thermalAnomaly { thermal = true }
+        }
+        highestLevel = highest
+        thermalWarning = thermal
+    }
+
+    /// A robust z-score this many MADs from the median scores a severity of 1.
+    static let zAlert: Float = 5
+
+    /// The median and the median absolute deviation (at least `floor`) of the finite values not
+    /// in `excluding`; nil with fewer than 4 of them (no spread to speak of).
+    static func spread(_ values: borrowing @_addressable PerCell<Float>, excluding: CellSet, floor: Float) -> (median: Float, mad: Float)? {
+        var n = 0
+        for i in 0..<values.count where values[i].isFinite && !excluding.contains(i) { n += 1 }
+        guard n >= 4, let m = median(values, excluding: excluding) else { return nil }
+        var deviations = PerCell<Float>(filler: 0)
+        for i in 0..<values.count { deviations.append(values[i].isFinite ? (values[i] < m ? m - values[i] : values[i] - m) : .nan) }
+        let mad = median(deviations, excluding: excluding) ?? floor
+        return (m, mad > floor ? mad : floor)
+    }
+
+    /// The median of the finite values not in `excluding` (nil when none), by insertion sort.
+    static func median(_ values: borrowing @_addressable PerCell<Float>, excluding: CellSet) -> Float? {
+        var sorted = PerCell<Float>(filler: 0)
+        for i in 0..<values.count where values[i].isFinite && !excluding.contains(i) {
+            sorted.append(values[i])
+            var k = sorted.count - 1
+            while k > 0 && sorted[k - 1] > sorted[k] {
+                let t = sorted[k]; sorted[k] = sorted[k - 1]; sorted[k - 1] = t
+                k -= 1
+            }
+        }
+        guard sorted.count > 0 else { return nil }
+        let m = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2
+    }
+}
