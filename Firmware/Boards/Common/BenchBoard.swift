@@ -227,6 +227,10 @@ struct BenchSummary {
     var connected: UInt32 = 0
     var latchedFaults: UInt32 = 0
     var dischargeLimit: Int32 = 0
+    /// The CAN frames the loop sent and their checksum (`BenchCANBus.fold`): what the firmware
+    /// said over the run, so that a change meant to keep its behaviour can be checked on the chip.
+    var framesSent: UInt32 = 0
+    var framesChecksum: UInt32 = 0
 }
 
 /// The bench's loop, in `benchStorage`.
@@ -293,6 +297,8 @@ func benchSummary(_ loop: inout ControlLoop<BenchBoard>, ticks n: UInt32) -> Ben
     if case .connected(.drive) = loop.stateMachine.state { s.connected = 1 }
     s.latchedFaults = loop.stateMachine.latched.bits
     s.dischargeLimit = loop.powerLimits.discharge2s.rawValue
+    s.framesSent = loop.board.canBus.framesSent
+    s.framesChecksum = loop.board.canBus.checksum
     return s
 }
 
