@@ -539,15 +539,17 @@ public struct PackStateEstimator: Sendable {
     mutating func usableCharge(element i: Int, atDischarge current: Float, celsius: Float?) -> Float {
         let minimumVoltage = configuration.cellModel.minimumVoltage
         let t = celsius ?? elements[i].celsius, factor = elements[i].resistanceFactor, soc = elements[i].filter.soc
+        // The model's temperature lookups, once for the 25 evaluations.
+        let at = LoadedVoltageLookup(configuration.cellModel, celsius: t)
         // The SOC at which the loaded voltage reaches the minimum (bisection; it rises with SOC).
         var low: Float = -0.1, high = max(soc, -0.1)
-        if PackStateEstimator.loadedVoltage(configuration.cellModel, soc: high, celsius: t, current: current, resistanceFactor: factor)
+        if PackStateEstimator.loadedVoltage(configuration.cellModel, soc: high, at: at, current: current, resistanceFactor: factor)
             <= minimumVoltage {
             low = high
         } else {
             for _ in 0..<24 {
                 let mid = (low + high) / 2
-                if PackStateEstimator.loadedVoltage(configuration.cellModel, soc: mid, celsius: t, current: current,
+                if PackStateEstimator.loadedVoltage(configuration.cellModel, soc: mid, at: at, current: current,
                                                     resistanceFactor: factor) > minimumVoltage {
                     high = mid
                 } else {
@@ -558,12 +560,31 @@ public struct PackStateEstimator: Sendable {
         return max(0, soc - (low + high) / 2) * elements[i].capacityAh
     }
 
+    /// The temperature's part of an element's loaded voltage: the rows of the grids it reads and 2RT/F.
+    struct LoadedVoltageLookup {
+        var celsius: Float
+        var r0: (row: Int, weight: Float), exchangeCurrent: (row: Int, weight: Float)
+        var r1: (row: Int, weight: Float), r2: (row: Int, weight: Float)
+        var twiceThermal: Float
+
+        @inline(__always) init(_ model: borrowing @_addressable CellModelTable, celsius t: Float) {
+            celsius = t
+            r0 = model.r0.row(celsius: t)
+            exchangeCurrent = model.exchangeCurrent.row(celsius: t)
+            r1 = model.r1.row(celsius: t)
+            r2 = model.r2.row(celsius: t)
+            twiceThermal = CellModelTable.twiceThermalVoltage(t)
+        }
+    }
+
     /// An element's terminal voltage (V) at `soc` under a steady discharge `current` (A, > 0):
-    /// the OCV less the instantaneous and the settled RC overpotentials, scaled by its resistance.
-    static func loadedVoltage(_ model: borrowing @_addressable CellModelTable, soc: Float, celsius t: Float, current: Float,
+    /// the OCV less the instantaneous and the settled RC overpotentials, scaled by its resistance
+    /// (at the temperature `at` was looked up for).
+    static func loadedVoltage(_ model: borrowing @_addressable CellModelTable, soc: Float, at: LoadedVoltageLookup, current: Float,
                               resistanceFactor: Float) -> Float {
-        let r = (model.r1.value(soc: soc, celsius: t) + model.r2.value(soc: soc, celsius: t)) * current
-        let eta = model.instantaneousOverpotential(current: -current, soc: soc, celsius: t).volts
-        return model.openCircuitVoltage(soc: soc, celsius: t).voltage + resistanceFactor * (eta - r) - model.hysteresisVoltage
+        let r = (model.r1.value(soc: soc, at: at.r1) + model.r2.value(soc: soc, at: at.r2)) * current
+        let eta = model.instantaneousVolts(current: -current, soc: soc, r0Row: at.r0, exchangeCurrentRow: at.exchangeCurrent,
+                                           twiceThermal: at.twiceThermal)
+        return model.openCircuitVoltage(soc: soc, celsius: at.celsius).voltage + resistanceFactor * (eta - r) - model.hysteresisVoltage
     }
 }

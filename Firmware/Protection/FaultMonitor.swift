@@ -19,6 +19,9 @@ struct TieredTracker: Sendable {
     /// Every score 0 and no tier confirmed (kept by `advance`, the only place they change): the
     /// common case, which `update` tells from this one flag.
     var isIdle = true
+    /// A tier is confirmed or a trip is pending: the tracker adds to the status (kept where they
+    /// change, so that `FaultMonitor.conclude` passes a quiet tracker with one test).
+    var reports = false
 
     var tier: Tier? {
         confirmed.2 ? .maximumSafety : (confirmed.1 ? .recommendedSafety : (confirmed.0 ? .maximumOperating : nil))
@@ -54,6 +57,7 @@ struct TieredTracker: Sendable {
         // around the threshold) does not postpone the trip.
         if confirmed.2 && !wasSafety && safetyConfirmedAt == never { safetyConfirmedAt = t }
         isIdle = score.0 == 0 && score.1 == 0 && score.2 == 0 && !confirmed.0 && !confirmed.1 && !confirmed.2
+        reports = confirmed.0 || confirmed.1 || confirmed.2 || safetyConfirmedAt != never
     }
 
     @inline(__always)
@@ -78,7 +82,10 @@ struct TieredTracker: Sendable {
     }
 
     /// Forgets a trip once the state machine has taken it (the tier itself stays while violated).
-    mutating func acknowledgeTrip() { if !confirmed.2 { safetyConfirmedAt = never } }
+    mutating func acknowledgeTrip() {
+        if !confirmed.2 { safetyConfirmedAt = never }
+        reports = confirmed.0 || confirmed.1 || confirmed.2 || safetyConfirmedAt != never
+    }
 }
 
 /// Debounce state of one plausibility rule.
@@ -86,8 +93,19 @@ struct PlausibilityTracker: Sendable {
     var since = never
     var confirmed = false
     var confirmedAt = never
+    /// Confirmed, or a trip pending: the rule adds to the status (kept where they change).
+    var reports = false
 
+    /// Inlined: every 1 ms it runs for seven rules, almost always with the condition false and
+    /// nothing pending, where it changes nothing.
+    @inline(__always)
     mutating func update(_ condition: Bool, _ rule: borrowing @_addressable PlausibilityRule, now: Instant) {
+        if !condition && since == never && !confirmed { return }
+        advance(condition, rule, now: now)
+    }
+
+    @inline(never)
+    mutating func advance(_ condition: Bool, _ rule: borrowing @_addressable PlausibilityRule, now: Instant) {
         let t = now.microsecondsSinceOrigin
         if condition {
             if since == never { since = t }
@@ -96,13 +114,17 @@ struct PlausibilityTracker: Sendable {
             since = never
             confirmed = false
         }
+        reports = confirmed || confirmedAt != never
     }
 
     func tripped(_ rule: borrowing @_addressable PlausibilityRule, now: Instant) -> Bool {
         rule.tier == .maximumSafety && confirmedAt != never && now.microsecondsSinceOrigin - confirmedAt >= rule.reactionDelay.rawValue
     }
 
-    mutating func acknowledgeTrip() { if !confirmed { confirmedAt = never } }
+    mutating func acknowledgeTrip() {
+        if !confirmed { confirmedAt = never }
+        reports = confirmed || confirmedAt != never
+    }
 }
 
 /// What the fault monitor concludes this tick.
@@ -284,7 +306,7 @@ public struct FaultMonitor: Sendable {
     @inline(__always)
     static func tiered(_ id: FaultID, _ tracker: borrowing @_addressable TieredTracker, _ limit: borrowing @_addressable TieredLimit,
                        _ now: Instant, _ s: inout FaultStatus) {
-        if tracker.safetyConfirmedAt == never && !tracker.confirmed.0 && !tracker.confirmed.1 && !tracker.confirmed.2 { return }
+        if !tracker.reports { return }
         addTiered(id, tracker, limit, now, &s)
     }
 
@@ -304,7 +326,7 @@ public struct FaultMonitor: Sendable {
     @inline(__always)
     static func rule(_ id: FaultID, _ tracker: borrowing @_addressable PlausibilityTracker, _ rule: borrowing @_addressable PlausibilityRule,
                      _ now: Instant, _ s: inout FaultStatus) {
-        if !tracker.confirmed && tracker.confirmedAt == never { return }
+        if !tracker.reports { return }
         addRule(id, tracker, rule, now, &s)
     }
 
