@@ -110,6 +110,7 @@ public struct Journal<let capacity: Int>: Sendable {
         pendingCount = 0
         pendingWritten = 0
         isOpen = false
+        wordsPerStep = 16      // as `init`: a loop set up in static storage (zeroed) otherwise never wrote
         erases = 0
         wordsWritten = 0
         recordsWritten = 0

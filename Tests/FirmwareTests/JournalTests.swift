@@ -110,6 +110,23 @@ typealias TestJournal = Journal<324>
         #expect(journal.erases == 1 && journal.wordsWritten == 40)
     }
 
+    @Test func aJournalResetInStorageThatHeldZerosWritesAsANewOne() {
+        // A loop in static storage (.bss, zeroed) is set up in place with `reset`: it must write
+        // as one from `init` does (a zero words-per-step never wrote a word).
+        var store = CuttableStore(pages: 4, wordsPerPage: Self.wordsPerPage)
+        var journal = TestJournal(region: Self.region, wordsPerPage: Self.wordsPerPage)
+        journal.wordsPerStep = 0
+        journal.reset(region: Self.region, wordsPerPage: Self.wordsPerPage)
+        #expect(journal.wordsPerStep == TestJournal(region: Self.region, wordsPerPage: Self.wordsPerPage).wordsPerStep)
+        _ = journal.recover(&store)
+        let opened = journal.open(kind: 7)
+        for w in Self.payload(3) { journal.put(w) }
+        let closed = journal.close()
+        #expect(opened && closed)
+        for _ in 0..<100 where journal.isWriting { _ = journal.step(&store) }      // bounded: a stuck journal fails, not hangs
+        #expect(journal.recordsWritten == 1)
+    }
+
     /// The power is cut at every operation of a 60-record sequence (every erase, every word);
     /// after the restart the journal holds exactly the last record whose commit word was written,
     /// and three more records written after the restart come back too.
