@@ -108,7 +108,7 @@ extension ControlLoop {
     /// Stage `canTransmit` (last before the watchdog): hands queued frames to the bus until it
     /// refuses one.
     mutating func flushCAN() {
-        while let frame = can.queue.first {
+        while let frame = can.queue.firstInPlace() {
             do { try board.canBus.send(frame) } catch {
                 can.sendFailures.record(error.kind)
                 return
