@@ -17,6 +17,9 @@ func report(_ s: BenchSummary) {
     keyValue("discharge_limit_2s_mA", s.dischargeLimit)
     keyValue("can_frames_sent", s.framesSent)
     keyValue("can_checksum", s.framesChecksum)
+    keyValue("store_records_written", s.storeRecordsWritten)
+    keyValue("store_words_written", s.storeWordsWritten)
+    keyValue("last_checkpoint_reason", s.lastCheckpointReason)
     // The loop's whole state (measurements, estimators, supervision) plus the bench board's, in
     // static storage (StaticLoop.swift).
     keyValue("loop_state_bytes", MemoryLayout<ControlLoop<BenchBoard>>.size)
