@@ -124,7 +124,7 @@ swift-test:
 	$(SWIFT) test --skip-build
 
 embedded: embedded-host embedded-m4f qemu-run scenario
-	@$(MAKE) --no-print-directory firmware-budget BUDGET_MODE=--report-targets
+	@$(MAKE) --no-print-directory firmware-budget
 
 # Tools not in the Swift toolchain: llvm-readelf (hard-float ABI check), from Debian's llvm.
 tools:
@@ -190,9 +190,9 @@ firmware-size: $(BUILD)/m4f/firmware.elf
 # The M4F image's resource budget (Docs/firmware-budget.md): flash, static RAM, the stack's peak
 # (painted and scanned on the chip) and the guest instructions of every tick, counted exactly by
 # a QEMU TCG plugin built here, over BUDGET_TICKS ms of the bench. Fails when a figure exceeds the
-# issue's targets or grows by more than 10 % over Fixtures/firmware-budget.baseline; `make test`
-# runs it with BUDGET_MODE=--report-targets (only the baseline fails it) until the targets are met.
-# firmware-budget-baseline writes the baseline from this build.
+# issue's targets or grows by more than 10 % over Fixtures/firmware-budget.baseline (`make test`
+# runs it so); BUDGET_MODE=--report-targets reports a missed target without failing (to measure
+# another build). firmware-budget-baseline writes the baseline from this build.
 BUDGET_TICKS    ?= 60000
 BUDGET_BASELINE := Fixtures/firmware-budget.baseline
 BUDGET_MODE     ?=

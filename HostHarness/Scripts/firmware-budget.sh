@@ -8,8 +8,8 @@
 # over every tick but the first, whose estimator start-up is reported apart), then details.
 # Fails when a figure exceeds the targets, or grows by more than 10 % over BASELINE
 # (update the baseline in the same change when the growth is meant: --update). With
-# --report-targets a missed target is printed (MISS) but only the baseline check fails the run:
-# `make test` runs it so, until the targets are met (Docs/firmware-budget.md says which are not).
+# --report-targets a missed target is printed (MISS) but only the baseline check fails the run
+# (to measure another build; `make test` runs the full check).
 #
 # Usage: firmware-budget.sh ELF PLUGIN OBJDUMP NM BASELINE TICKS [--update | --report-targets]
 set -euo pipefail
