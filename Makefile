@@ -124,7 +124,7 @@ swift-test:
 	$(SWIFT) test --skip-build
 
 embedded: embedded-host embedded-m4f qemu-run scenario
-	@$(MAKE) --no-print-directory firmware-budget BUDGET_MODE=--report-targets
+	@$(MAKE) --no-print-directory firmware-budget
 
 # Tools not in the Swift toolchain: llvm-readelf (hard-float ABI check), from Debian's llvm.
 tools:
@@ -176,21 +176,23 @@ embedded-m4f: $(BUILD)/m4f/firmware.elf tools
 	@$(MAKE) --no-print-directory firmware-size
 
 # flash = everything loaded into flash (vectors, code, constants, .data's initial values);
-# RAM = .data + .bss (static RAM; the stack comes on top).
+# RAM = .data + .bss (static RAM; the stack comes on top). The non-volatile store's pages
+# (.flash_emulation: flash set aside for data on a real board) are neither: store_bytes.
 firmware-size: $(BUILD)/m4f/firmware.elf
 	@$(OBJDUMP) --section-headers $< | awk ' \
 	  function hex(s,   i, n) { n = 0; for (i = 1; i <= length(s); i++) n = n * 16 + index("0123456789abcdef", tolower(substr(s, i, 1))) - 1; return n } \
 	  $$2 ~ /^\.(isr_vector|text|rodata|ARM\.exidx|data)$$/ { flash += hex($$3) } \
 	  $$2 ~ /^\.(data|bss)$$/ { ram += hex($$3) } \
-	  $$2 ~ /^\.(isr_vector|text|rodata|ARM\.exidx|data|bss)$$/ { printf "  %-12s %7d B\n", $$2, hex($$3) } \
-	  END { printf "flash_bytes=%d\nram_bytes=%d\n", flash, ram }'
+	  $$2 == ".flash_emulation" { store += hex($$3) } \
+	  $$2 ~ /^\.(isr_vector|text|rodata|ARM\.exidx|data|bss|flash_emulation)$$/ { printf "  %-16s %7d B\n", $$2, hex($$3) } \
+	  END { printf "flash_bytes=%d\nram_bytes=%d\nstore_bytes=%d\n", flash, ram, store }'
 
 # The M4F image's resource budget (Docs/firmware-budget.md): flash, static RAM, the stack's peak
 # (painted and scanned on the chip) and the guest instructions of every tick, counted exactly by
 # a QEMU TCG plugin built here, over BUDGET_TICKS ms of the bench. Fails when a figure exceeds the
-# issue's targets or grows by more than 10 % over Fixtures/firmware-budget.baseline; `make test`
-# runs it with BUDGET_MODE=--report-targets (only the baseline fails it) until the targets are met.
-# firmware-budget-baseline writes the baseline from this build.
+# issue's targets or grows by more than 10 % over Fixtures/firmware-budget.baseline (`make test`
+# runs it so); BUDGET_MODE=--report-targets reports a missed target without failing (to measure
+# another build). firmware-budget-baseline writes the baseline from this build.
 BUDGET_TICKS    ?= 60000
 BUDGET_BASELINE := Fixtures/firmware-budget.baseline
 BUDGET_MODE     ?=

@@ -23,7 +23,12 @@ public struct FixedList<let capacity: Int, Element: Sendable>: Sendable {
 
     @inlinable public var isEmpty: Bool { count == 0 }
     @inlinable public var isFull: Bool { count == capacity }
-    @inlinable public var indices: Range<Int> { 0..<count }
+    /// `0..<count`. (The precondition is the list's invariant, stated where loops start: with it
+    /// the optimiser drops the per-element bounds check of the storage, ~2 instructions an element.)
+    @inlinable public var indices: Range<Int> {
+        precondition(storedCount <= capacity, "FixedList: count exceeds capacity")
+        return 0..<storedCount
+    }
 
     /// Appends `element`; returns `false` (and changes nothing) when the list is full.
     @discardableResult @inlinable
@@ -58,12 +63,14 @@ public struct FixedList<let capacity: Int, Element: Sendable>: Sendable {
         _ body: (inout Element, inout Paired, Source) -> Void
     ) {
         precondition(paired.storedCount == storedCount && source.storedCount == storedCount, "FixedList.update: lists differ in length")
+        precondition(storedCount <= capacity, "FixedList: count exceeds capacity")
         for i in 0..<storedCount { body(&storage[i], &paired.storage[i], source.storage[i]) }
     }
 
     /// Calls `body` with every index and element, in order.
     @inlinable
     public func forEachElement(_ body: (Int, Element) -> Void) {
+        precondition(storedCount <= capacity, "FixedList: count exceeds capacity")
         for i in 0..<storedCount { body(i, storage[i]) }
     }
 

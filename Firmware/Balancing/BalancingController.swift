@@ -79,8 +79,8 @@ public struct BalancingController: Sendable {
 
     /// Stage `balancing` (every 100 ms): decides the bleeding cells; returns the command when it
     /// changed (nil otherwise).
-    mutating func update(now: Instant, measurements m: inout Measurements, cells stats: PackStatistics<Millivolts>?,
-                         temperatures: PackStatistics<DeciCelsius>?, faults: FaultStatus, suspect: CellSet,
+    mutating func update(now: Instant, measurements m: inout Measurements, cells stats: borrowing @_addressable PackStatistics<Millivolts>?,
+                         temperatures: borrowing @_addressable PackStatistics<DeciCelsius>?, faults: FaultStatus, suspect: CellSet,
                          capability: BalancingCapability,
                          configuration c: borrowing @_addressable PackConfiguration, dt: Microseconds) -> BalancingCommand? {
         let b = c.balancing, t = now.microsecondsSinceOrigin

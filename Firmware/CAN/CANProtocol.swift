@@ -53,7 +53,14 @@ public struct TransmitQueue: Sendable {
     }
 
     /// The oldest frame, without removing it.
-    public var first: CANFrame? { count == 0 ? nil : frames[head] }
+    public var first: CANFrame? {
+        var copy = self
+        return copy.firstInPlace()
+    }
+
+    /// `first`, read in place: the getter copied the whole ring (12 frames, 912 B on the M4F) to
+    /// read one frame — for every frame the loop's transmit flush sent (Docs/firmware-budget.md).
+    mutating func firstInPlace() -> CANFrame? { count == 0 ? nil : frames[head] }
 
     /// Removes the oldest frame.
     public mutating func removeFirst() {

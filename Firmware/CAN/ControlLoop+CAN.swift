@@ -113,7 +113,7 @@ extension ControlLoop {
     /// Stage `canTransmit` (last before the watchdog): hands queued frames to the bus until it
     /// refuses one.
     mutating func flushCAN() {
-        while let frame = can.queue.first {
+        while let frame = can.queue.firstInPlace() {
             do { try board.canBus.send(frame) } catch {
                 can.sendFailures.record(error.kind)
                 return
@@ -239,8 +239,8 @@ extension ControlLoop {
             health.sohCapacity = UInt8(truncatingIfNeeded: Self.scaled(estimator.capacityHealthInPlace(), 200, 254))
             health.sohResistance = UInt16(truncatingIfNeeded: Self.scaled(estimator.resistanceHealthInPlace(), 200, 1_022))
             health.equivalentFullCycles = UInt16(truncatingIfNeeded: Self.scaled(estimator.equivalentFullCycles, 10, 65_534))
-            let oneC = Float(approximating: configuration.ratedCapacity.rawValue) / 3_600_000
-            if let usable = estimator.usableChargeInPlace(atDischarge: oneC) {
+            // Surveyed one element per midway slot over the last ticks before this one.
+            if let usable = estimator.surveyedUsableCharge {
                 health.usableCharge = UInt16(truncatingIfNeeded: Self.scaled(usable.ampereHours, 100, 65_534))
                 health.weakestElement = UInt8(truncatingIfNeeded: usable.element + 1)
             }

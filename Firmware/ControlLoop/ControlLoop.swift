@@ -12,7 +12,9 @@ import HAL
 ///    status CAN frames join here);
 /// 4. every 1 s: temperature rise → timing report (SOH, risk scoring, persistence, slow CAN frames
 ///    join here);
-/// 5. last: feed the watchdog — only a tick that got through every stage reaches it.
+/// 5. every 10 ms, midway between the 10 ms slots, before each 1 s slot: the usable charge of
+///    one element in turn (for the next 1 s slot's health frame);
+/// 6. last: feed the watchdog — only a tick that got through every stage reaches it.
 /// When slots coincide, faster slots run first, so slow stages see this tick's fresh data.
 public struct ControlLoop<Board: BMSBoard> {
     public var board: Board
@@ -236,6 +238,19 @@ public struct ControlLoop<Board: BMSBoard> {
             queueSlowFrames()
             ran.insert(.slowFrames)
         }
+        #if !BMS_NO_ESTIMATOR
+        if due.midway10ms && estimator.isEnabled {
+            // The last `cellCount` midway slots before each 1 s slot survey one element each, so
+            // the health frame's usable charge is at most a second old and no tick computes it
+            // for every element (a 24-step bisection each; Docs/firmware-budget.md).
+            let element = configuration.cellCount - schedule.midwaySlotsBeforeSecond
+            if element >= 0 {
+                let oneC = Float(approximating: configuration.ratedCapacity.rawValue) / 3_600_000   // A
+                estimator.surveyUsableCharge(element: element, atDischarge: oneC)
+                ran.insert(.usableCharge)
+            }
+        }
+        #endif
 
         persist(now: now, due: due)
         ran.insert(.persistence)

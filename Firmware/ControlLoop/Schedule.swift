@@ -6,8 +6,10 @@ public enum ControlLoopTiming {
     /// One tick: every 1 ms.
     public static let tickPeriod = Microseconds.milliseconds(1)
     /// The slower slots run on every 10th, 100th and 1000th tick, counted from the first tick
-    /// (tick 0 runs every slot).
+    /// (tick 0 runs every slot). The midway slot runs every 10th tick too, halfway between two
+    /// 10 ms slots (ticks 5, 15, …): work that is spread over ticks stays out of the slot ticks.
     public static let ticksPer10ms: UInt16 = 10
+    public static let midway10msPhase: UInt16 = 5
     public static let ticksPer100ms: UInt16 = 100
     public static let ticksPerSecond: UInt16 = 1000
 }
@@ -68,9 +70,13 @@ public enum Stage: UInt8, Sendable {
     /// latch, a shutdown request; periodically on the 1 s slot), and the journal's writing moved
     /// on by one page erase or a few words (Firmware/Persistence/).
     case persistence = 21
+    /// Every 10 ms, midway between the 10 ms slots, over the last ticks before each 1 s slot:
+    /// the usable charge of one element in turn; the last element's turn completes the pack's
+    /// figure that the 1 s slot sends (when the loop has a cell model).
+    case usableCharge = 22
     /// Every 1 s, after the timing report: per-cell health features, risk scores, alert levels
     /// (Firmware/Health/); the 100 ms slot also feeds it the current steps.
-    case riskScoring = 22
+    case riskScoring = 23
 }
 
 /// A set of stages, one bit per stage.
@@ -97,16 +103,26 @@ public struct Schedule: Sendable {
         public var every10ms: Bool
         public var every100ms: Bool
         public var every1s: Bool
-        public init(every10ms: Bool, every100ms: Bool, every1s: Bool) {
+        /// Halfway between two 10 ms slots (never together with another slot).
+        public var midway10ms: Bool
+        public init(every10ms: Bool, every100ms: Bool, every1s: Bool, midway10ms: Bool = false) {
             self.every10ms = every10ms
             self.every100ms = every100ms
             self.every1s = every1s
+            self.midway10ms = midway10ms
         }
     }
 
     /// The slots due on the tick about to run.
     @inline(__always) public var due: Due {
-        Due(every10ms: phase10ms == 0, every100ms: phase100ms == 0, every1s: phase1s == 0)
+        Due(every10ms: phase10ms == 0, every100ms: phase100ms == 0, every1s: phase1s == 0,
+            midway10ms: phase10ms == ControlLoopTiming.midway10msPhase)
+    }
+
+    /// How many midway slots there are from the tick about to run (included) to the next 1 s
+    /// slot: 100 right after a 1 s slot, 1 on the last midway slot before the next.
+    @inline(__always) public var midwaySlotsBeforeSecond: Int {
+        (Int(ControlLoopTiming.ticksPerSecond &- phase1s) + Int(ControlLoopTiming.midway10msPhase)) / Int(ControlLoopTiming.ticksPer10ms)
     }
 
     /// Moves to the next tick.

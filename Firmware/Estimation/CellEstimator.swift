@@ -74,6 +74,9 @@ public struct CellEstimator: Sendable {
     public private(set) var hysteresis: Float = 0
     /// Covariance (symmetric 4×4, row-major).
     var p: InlineArray<16, Float> = InlineArray(repeating: 0)
+    /// √P₀₀ (0 when P₀₀ ≤ 0), taken where P changes (`start`, the end of `step`): the pack reads
+    /// every element's bound every 10 ms and each element steps every 100 ms.
+    var socSigma: Float = 0
     /// What is shown: the filter's SOC approached without jumps.
     public private(set) var displayed: Float = 0
     /// Whether the filter has started.
@@ -97,7 +100,7 @@ public struct CellEstimator: Sendable {
     /// The error bound of the displayed SOC (fraction): three standard deviations of the filter
     /// plus the distance between the displayed and the filter's SOC, never below the floor.
     public func bound(_ tuning: EstimatorTuning) -> Float {
-        let sigma = p[0] > 0 ? FloatMath.squareRoot(p[0]) : 0
+        let sigma = socSigma
         let gap = displayed > soc ? displayed - soc : soc - displayed
         return max(tuning.boundFloor, 3 * sigma) + drift + gap
     }
@@ -117,6 +120,7 @@ public struct CellEstimator: Sendable {
         p[5] = 0.02 * 0.02
         p[10] = 0.02 * 0.02
         p[15] = t.initialOffsetSigma * t.initialOffsetSigma
+        socSigma = CellEstimator.sigma(p[0])
         displayed = initial
         drift = 0
         restSeconds = 0
@@ -235,7 +239,11 @@ public struct CellEstimator: Sendable {
         if currentOffset > 0.1 * capacityAh { currentOffset = 0.1 * capacityAh } else if currentOffset < -0.1 * capacityAh { currentOffset = -0.1 * capacityAh }
         finish(stored: stored, measured: measured, slope: slope, socBefore: socBefore, correction: correction, seconds: dt,
                capacityAh: capacityAh, capacityUncertainty: capacityUncertainty, tuning: t)
+        socSigma = CellEstimator.sigma(p[0])
     }
+
+    /// √variance, 0 for a variance that is not positive.
+    static func sigma(_ variance: Float) -> Float { variance > 0 ? FloatMath.squareRoot(variance) : 0 }
 
     /// The measurement update with the terminal `voltage`; returns the SOC correction it made.
     mutating func correct(voltage: Float, current: Float, ocv: Float, slope: Float, soc socNow: Float, celsius: Float, cRate: Float,

@@ -58,12 +58,16 @@ public struct CellParameterGrid: Sendable {
 
     /// The value at `soc` (0…1) and `celsius`.
     @inline(__always) @_addressableSelf public func value(soc: Float, celsius: Float) -> Float {
-        let x = !(soc > 0) ? 0 : (soc >= 1 ? 10 : soc * 10)      // NaN counts as 0
-        let column = min(Int(x), CellParameterGrid.socPoints - 2)
-        let u = x - Float(column)
+        value(soc: soc, at: row(celsius: celsius))
+    }
+
+    /// Where `celsius` falls between the rows: the row below it and the weight of the row above
+    /// (0: the row alone), clamped at the edges. The temperature half of `value(soc:celsius:)`,
+    /// for callers that look up many SOCs at one temperature (the usable charge's bisection).
+    @inline(__always) @_addressableSelf func row(celsius: Float) -> (row: Int, weight: Float) {
         // Read through spans: indexing the inline arrays directly copies them whole per access in
         // the Embedded -Osize builds (measured: ~850 instructions per lookup instead of ~60).
-        let rows = rowCount, t = rowCelsius.span, g = values.span
+        let rows = rowCount, t = rowCelsius.span
         var row = 0, v: Float = 0
         if rows == 1 || !(celsius > t[0]) {
             row = 0
@@ -73,7 +77,16 @@ public struct CellParameterGrid: Sendable {
             while t[row + 1] < celsius { row += 1 }
             v = (celsius - t[row]) / (t[row + 1] - t[row])
         }
-        let k = row * CellParameterGrid.socPoints + column
+        return (row, v)
+    }
+
+    /// The value at `soc` (0…1) and the temperature `row(celsius:)` placed.
+    @inline(__always) @_addressableSelf func value(soc: Float, at place: (row: Int, weight: Float)) -> Float {
+        let x = !(soc > 0) ? 0 : (soc >= 1 ? 10 : soc * 10)      // NaN counts as 0
+        let column = min(Int(x), CellParameterGrid.socPoints - 2)
+        let u = x - Float(column)
+        let g = values.span, v = place.weight
+        let k = place.row * CellParameterGrid.socPoints + column
         let here = g[k] + (g[k + 1] - g[k]) * u
         guard v != 0 else { return here }
         let n = CellParameterGrid.socPoints
@@ -195,11 +208,26 @@ public struct CellModelTable: Sendable {
     @_addressableSelf public func instantaneousOverpotential(current: Float, soc: Float, celsius: Float) -> (volts: Float, ohms: Float) {
         let r = r0.value(soc: soc, celsius: celsius)
         let i0 = max(exchangeCurrent.value(soc: soc, celsius: celsius), 1e-3)
-        let twiceThermal = 2 * 8.617_333e-5 * (celsius + 273.15)               // 2RT/F (V)
+        let twiceThermal = CellModelTable.twiceThermalVoltage(celsius)
         let x = current / (2 * i0)
         let eta = twiceThermal * FloatMath.asinh(x)
         let slope = twiceThermal / (2 * i0) / FloatMath.squareRoot(x * x + 1)
         return (r * current + eta, r + slope)
+    }
+
+    /// 2RT/F (V) at `celsius`.
+    @inline(__always) static func twiceThermalVoltage(_ celsius: Float) -> Float { 2 * 8.617_333e-5 * (celsius + 273.15) }
+
+    /// `instantaneousOverpotential(current:soc:celsius:).volts` (the same arithmetic) with the
+    /// temperature's part done once: the grids' rows at that temperature (`row(celsius:)` of
+    /// `r0` and `exchangeCurrent`) and `twiceThermalVoltage` of it.
+    @inline(__always) @_addressableSelf func instantaneousVolts(current: Float, soc: Float, r0Row: (row: Int, weight: Float),
+                                                                exchangeCurrentRow: (row: Int, weight: Float), twiceThermal: Float) -> Float {
+        let r = r0.value(soc: soc, at: r0Row)
+        let i0 = max(exchangeCurrent.value(soc: soc, at: exchangeCurrentRow), 1e-3)
+        let x = current / (2 * i0)
+        let eta = twiceThermal * FloatMath.asinh(x)
+        return r * current + eta
     }
 
     /// Checks the model (a broken table would make every estimate wrong).

@@ -19,7 +19,7 @@ public struct ChargeBasedSOC: Sendable {
     }
 
     /// Stage `stateOfCharge` (every 10 ms).
-    mutating func update(measurements m: inout Measurements, cellStatistics: PackStatistics<Millivolts>?,
+    mutating func update(measurements m: inout Measurements, cellStatistics: borrowing @_addressable PackStatistics<Millivolts>?,
                          counter: CoulombCounter, bled: MilliampereSeconds, configuration c: borrowing @_addressable PackConfiguration) {
         if anchor == nil {
             // Anchor on the first tick at rest with every cell valid: mean cell voltage ≈ OCV.

@@ -153,6 +153,14 @@ public struct PackStateEstimator: Sendable {
     public private(set) var highestStateOfCharge: Float? = nil
     /// Equivalent full cycles: the discharged charge over the model's capacity.
     public internal(set) var equivalentFullCycles: Float = 0
+    /// The usable charge of the latest complete survey (`surveyUsableCharge`: one element per
+    /// call, the pack's figure once every element is done); nil before the first survey ends, or
+    /// when the filters had not started during it.
+    public private(set) var surveyedUsableCharge: (ampereHours: Float, element: Int)? = nil
+    /// The survey in progress: the smallest usable charge so far, and whether every element so
+    /// far had a started filter.
+    var survey: (ampereHours: Float, element: Int)? = nil
+    var surveyStarted = false
     /// The counter reading (nC) at the last call, whether the filters have started, and whose turn is next.
     var lastChargeNanocoulombs: Int64 = 0
     public private(set) var isStarted = false
@@ -189,6 +197,9 @@ public struct PackStateEstimator: Sendable {
         lowestStateOfCharge = nil
         highestStateOfCharge = nil
         equivalentFullCycles = 0
+        surveyedUsableCharge = nil
+        survey = nil
+        surveyStarted = false
         lastChargeNanocoulombs = 0
         isStarted = false
         turn = 0
@@ -492,39 +503,88 @@ public struct PackStateEstimator: Sendable {
 
     mutating func usableChargeInPlace(atDischarge current: Float, celsius: Float? = nil) -> (ampereHours: Float, element: Int)? {
         guard elements.count > 0, elements[0].filter.isStarted else { return nil }
-        let minimumVoltage = configuration.cellModel.minimumVoltage
         var best: (ampereHours: Float, element: Int)? = nil
         for i in 0..<elements.count {
-            let t = celsius ?? elements[i].celsius, factor = elements[i].resistanceFactor, soc = elements[i].filter.soc
-            // The SOC at which the loaded voltage reaches the minimum (bisection; it rises with SOC).
-            var low: Float = -0.1, high = max(soc, -0.1)
-            if PackStateEstimator.loadedVoltage(configuration.cellModel, soc: high, celsius: t, current: current, resistanceFactor: factor)
-                <= minimumVoltage {
-                low = high
-            } else {
-                for _ in 0..<24 {
-                    let mid = (low + high) / 2
-                    if PackStateEstimator.loadedVoltage(configuration.cellModel, soc: mid, celsius: t, current: current,
-                                                        resistanceFactor: factor) > minimumVoltage {
-                        high = mid
-                    } else {
-                        low = mid
-                    }
-                }
-            }
-            let ampereHours = max(0, soc - (low + high) / 2) * elements[i].capacityAh
+            let ampereHours = usableCharge(element: i, atDischarge: current, celsius: celsius)
             if let b = best, b.ampereHours <= ampereHours { continue }
             best = (ampereHours, i)
         }
         return best
     }
 
+    /// One step of a survey of the usable charge at a discharge `current` (A, > 0), for a caller
+    /// that cannot afford every element at once (the loop: a 24-step bisection per element): element
+    /// `i`'s usable charge joins the survey that `i == 0` begins; after the last element the
+    /// survey's result — what `usableCharge(atDischarge:)` gives when every element's state is
+    /// the one it had at its step — becomes `surveyedUsableCharge`.
+    mutating func surveyUsableCharge(element i: Int, atDischarge current: Float) {
+        guard i >= 0, i < elements.count else { return }
+        if i == 0 {
+            survey = nil
+            surveyStarted = true
+        }
+        if surveyStarted && elements[0].filter.isStarted {
+            let ampereHours = usableCharge(element: i, atDischarge: current, celsius: nil)
+            if let b = survey, b.ampereHours <= ampereHours {
+                // an earlier element is as weak: it stays the one named (as in `usableCharge`)
+            } else { survey = (ampereHours, i) }
+        } else {
+            surveyStarted = false
+        }
+        if i == elements.count - 1 { surveyedUsableCharge = surveyStarted ? survey : nil }
+    }
+
+    /// Element `i`'s usable charge (Ah) at a discharge `current` (A, > 0): the charge between its
+    /// SOC and the SOC at which its loaded voltage reaches the cell's minimum, at its capacity.
+    mutating func usableCharge(element i: Int, atDischarge current: Float, celsius: Float?) -> Float {
+        let minimumVoltage = configuration.cellModel.minimumVoltage
+        let t = celsius ?? elements[i].celsius, factor = elements[i].resistanceFactor, soc = elements[i].filter.soc
+        // The model's temperature lookups, once for the 25 evaluations.
+        let at = LoadedVoltageLookup(configuration.cellModel, celsius: t)
+        // The SOC at which the loaded voltage reaches the minimum (bisection; it rises with SOC).
+        var low: Float = -0.1, high = max(soc, -0.1)
+        if PackStateEstimator.loadedVoltage(configuration.cellModel, soc: high, at: at, current: current, resistanceFactor: factor)
+            <= minimumVoltage {
+            low = high
+        } else {
+            for _ in 0..<24 {
+                let mid = (low + high) / 2
+                if PackStateEstimator.loadedVoltage(configuration.cellModel, soc: mid, at: at, current: current,
+                                                    resistanceFactor: factor) > minimumVoltage {
+                    high = mid
+                } else {
+                    low = mid
+                }
+            }
+        }
+        return max(0, soc - (low + high) / 2) * elements[i].capacityAh
+    }
+
+    /// The temperature's part of an element's loaded voltage: the rows of the grids it reads and 2RT/F.
+    struct LoadedVoltageLookup {
+        var celsius: Float
+        var r0: (row: Int, weight: Float), exchangeCurrent: (row: Int, weight: Float)
+        var r1: (row: Int, weight: Float), r2: (row: Int, weight: Float)
+        var twiceThermal: Float
+
+        @inline(__always) init(_ model: borrowing @_addressable CellModelTable, celsius t: Float) {
+            celsius = t
+            r0 = model.r0.row(celsius: t)
+            exchangeCurrent = model.exchangeCurrent.row(celsius: t)
+            r1 = model.r1.row(celsius: t)
+            r2 = model.r2.row(celsius: t)
+            twiceThermal = CellModelTable.twiceThermalVoltage(t)
+        }
+    }
+
     /// An element's terminal voltage (V) at `soc` under a steady discharge `current` (A, > 0):
-    /// the OCV less the instantaneous and the settled RC overpotentials, scaled by its resistance.
-    static func loadedVoltage(_ model: borrowing @_addressable CellModelTable, soc: Float, celsius t: Float, current: Float,
+    /// the OCV less the instantaneous and the settled RC overpotentials, scaled by its resistance
+    /// (at the temperature `at` was looked up for).
+    static func loadedVoltage(_ model: borrowing @_addressable CellModelTable, soc: Float, at: LoadedVoltageLookup, current: Float,
                               resistanceFactor: Float) -> Float {
-        let r = (model.r1.value(soc: soc, celsius: t) + model.r2.value(soc: soc, celsius: t)) * current
-        let eta = model.instantaneousOverpotential(current: -current, soc: soc, celsius: t).volts
-        return model.openCircuitVoltage(soc: soc, celsius: t).voltage + resistanceFactor * (eta - r) - model.hysteresisVoltage
+        let r = (model.r1.value(soc: soc, at: at.r1) + model.r2.value(soc: soc, at: at.r2)) * current
+        let eta = model.instantaneousVolts(current: -current, soc: soc, r0Row: at.r0, exchangeCurrentRow: at.exchangeCurrent,
+                                           twiceThermal: at.twiceThermal)
+        return model.openCircuitVoltage(soc: soc, celsius: at.celsius).voltage + resistanceFactor * (eta - r) - model.hysteresisVoltage
     }
 }

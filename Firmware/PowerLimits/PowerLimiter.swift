@@ -98,8 +98,8 @@ public struct PowerLimiter: Sendable {
     /// Stage `powerLimits` (every 10 ms). `connected` is the mode the contactors are closed for
     /// (nil: open, every limit zero). `stateOfCharge` derates discharge (the weakest element's,
     /// when known) and `chargeStateOfCharge` charge (the strongest's; nil: the same as discharge).
-    mutating func update(measurements m: inout Measurements, cells: PackStatistics<Millivolts>?,
-                         temperatures: PackStatistics<DeciCelsius>?, stateOfCharge: Float?, chargeStateOfCharge: Float? = nil,
+    mutating func update(measurements m: inout Measurements, cells: borrowing @_addressable PackStatistics<Millivolts>?,
+                         temperatures: borrowing @_addressable PackStatistics<DeciCelsius>?, stateOfCharge: Float?, chargeStateOfCharge: Float? = nil,
                          faults: FaultStatus, connected: OperatingMode?, configuration c: borrowing @_addressable PackConfiguration, dt: Microseconds) {
         estimateHeating(measurements: &m, cells: cells, configuration: c.powerLimits, seconds: Float(Int(dt.saturatedInt32)) / 1_000_000)
         var target = PowerLimits()
@@ -153,7 +153,7 @@ public struct PowerLimiter: Sendable {
     }
 
     /// Advances each cell's estimated excess temperature by `seconds`.
-    mutating func estimateHeating(measurements m: inout Measurements, cells stats: PackStatistics<Millivolts>?,
+    mutating func estimateHeating(measurements m: inout Measurements, cells stats: borrowing @_addressable PackStatistics<Millivolts>?,
                                   configuration p: borrowing @_addressable PowerLimitConfiguration, seconds: Float) {
         let amperes = Float(Int(m.pack.current.validValue?.rawValue ?? 0)) / 1_000
         // The mean over valid cells; heat only counts with every cell valid.

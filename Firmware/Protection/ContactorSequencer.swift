@@ -126,17 +126,16 @@ public struct ContactorSequencer: Sendable {
 
     /// Applies `event`; returns the coil commands to issue and what to tell the state machine.
     public mutating func handle(_ event: Event) -> (commands: Commands, outcome: Outcome) {
-        let c = configuration
         var commands = Commands()
         var outcome = Outcome.none
         func fail(_ fault: FaultID) { state = .failed(fault); commands.allOpen(); outcome = .failed(fault) }
         /// Breaks with the contactor rated for the current's direction (the precharge path opens
         /// too); the other main contactor opens once the first reports open.
         func breakCurrent(_ o: Observation) {
-            let first = (o.current ?? .zero) > .zero ? c.chargeBreaker : c.dischargeBreaker
+            let first = (o.current ?? .zero) > .zero ? configuration.chargeBreaker : configuration.dischargeBreaker
             commands.add(first, closed: false)
             commands.add(.precharge, closed: false)
-            state = .openingFirst(deadline: o.now + c.feedbackTimeout, first: first)
+            state = .openingFirst(deadline: o.now + configuration.feedbackTimeout, first: first)
         }
         func allOpen(_ f: ContactorFeedback) -> Bool { f.mainPositive == .open && f.mainNegative == .open && f.precharge == .open }
 
@@ -145,7 +144,7 @@ public struct ContactorSequencer: Sendable {
         case (.open, .close(let o)):
             commands.add(.mainNegative, closed: true)
             linkAtClose = o.linkVoltage
-            state = .closingNegative(deadline: o.now + c.feedbackTimeout)
+            state = .closingNegative(deadline: o.now + configuration.feedbackTimeout)
         case (.open, .open), (.open, .reset):
             break
         case (.open, .tick(let o)):
@@ -156,28 +155,28 @@ public struct ContactorSequencer: Sendable {
         // Closing: main negative, then precharge, then main positive, then release the precharge.
         case (.closingNegative(let deadline), .tick(let o)):
             if o.feedback.mainNegative == .closed, let before = linkAtClose, let link = o.linkVoltage, let pack = o.packVoltage,
-               (link - before).rawValue > c.prechargeVoltageTolerance.rawValue,
-               (pack - link).rawValue <= c.prechargeVoltageTolerance.rawValue {
+               (link - before).rawValue > configuration.prechargeVoltageTolerance.rawValue,
+               (pack - link).rawValue <= configuration.prechargeVoltageTolerance.rawValue {
                 // Weld detection from voltage: with only main negative closed the link must not
                 // jump to the pack voltage; if it does, a positive-side contact is welded (and the
                 // link was charged without its precharge resistor).
                 fail(.contactorWelded)
             } else if o.feedback.mainNegative == .closed {
                 commands.add(.precharge, closed: true)
-                state = .precharging(deadline: o.now + c.prechargeTimeout, attempt: 1)
+                state = .precharging(deadline: o.now + configuration.prechargeTimeout, attempt: 1)
             } else if o.now >= deadline {
                 fail(.contactorFeedback)
             }
         case (.precharging(let deadline, let attempt), .tick(let o)):
             if let pack = o.packVoltage, let link = o.linkVoltage, let current = o.current,
-               (pack - link).rawValue <= c.prechargeVoltageTolerance.rawValue, (link - pack).rawValue <= c.prechargeVoltageTolerance.rawValue,
-               current.magnitude <= c.prechargeCurrentThreshold {
+               (pack - link).rawValue <= configuration.prechargeVoltageTolerance.rawValue, (link - pack).rawValue <= configuration.prechargeVoltageTolerance.rawValue,
+               current.magnitude <= configuration.prechargeCurrentThreshold {
                 commands.add(.mainPositive, closed: true)
-                state = .closingPositive(deadline: o.now + c.feedbackTimeout)
+                state = .closingPositive(deadline: o.now + configuration.feedbackTimeout)
             } else if o.now >= deadline {
-                if attempt < c.prechargeAttempts {
+                if attempt < configuration.prechargeAttempts {
                     commands.add(.precharge, closed: false)
-                    state = .prechargeRetryWait(until: o.now + c.prechargeRetryWait, attempt: attempt)
+                    state = .prechargeRetryWait(until: o.now + configuration.prechargeRetryWait, attempt: attempt)
                 } else {
                     fail(.prechargeFailed)                   // everything open, main negative included
                 }
@@ -185,12 +184,12 @@ public struct ContactorSequencer: Sendable {
         case (.prechargeRetryWait(let until, let attempt), .tick(let o)):
             if o.now >= until {
                 commands.add(.precharge, closed: true)
-                state = .precharging(deadline: o.now + c.prechargeTimeout, attempt: attempt + 1)
+                state = .precharging(deadline: o.now + configuration.prechargeTimeout, attempt: attempt + 1)
             }
         case (.closingPositive(let deadline), .tick(let o)):
             if o.feedback.mainPositive == .closed {
                 commands.add(.precharge, closed: false)
-                state = .releasingPrecharge(deadline: o.now + c.feedbackTimeout)
+                state = .releasingPrecharge(deadline: o.now + configuration.feedbackTimeout)
             } else if o.now >= deadline {
                 fail(.contactorFeedback)
             }
@@ -208,7 +207,7 @@ public struct ContactorSequencer: Sendable {
             // Abandon the closing sequence: main positive is not closed, so at most precharge
             // current flows; everything opens at once.
             commands.allOpen()
-            state = .openingSecond(deadline: o.now + c.feedbackTimeout, second: .mainNegative)
+            state = .openingSecond(deadline: o.now + configuration.feedbackTimeout, second: .mainNegative)
         case (.closingNegative, .reset), (.precharging, .reset), (.prechargeRetryWait, .reset), (.closingPositive, .reset),
              (.releasingPrecharge, .reset), (.closed, .reset):
             break
@@ -219,8 +218,8 @@ public struct ContactorSequencer: Sendable {
             if o.feedback.mainPositive != .closed || o.feedback.mainNegative != .closed { fail(.contactorFeedback) }
         // Main positive is (being) closed: open as from closed, in the order the current allows.
         case (.closed, .open(let o)), (.closingPositive, .open(let o)), (.releasingPrecharge, .open(let o)):
-            if (o.current ?? .zero).magnitude > c.breakCurrent {
-                state = .waitingForBreakableCurrent(deadline: o.now + c.fuseTime)
+            if (o.current ?? .zero).magnitude > configuration.breakCurrent {
+                state = .waitingForBreakableCurrent(deadline: o.now + configuration.fuseTime)
             } else {
                 breakCurrent(o)
             }
@@ -228,18 +227,18 @@ public struct ContactorSequencer: Sendable {
         // Opening: wait for a breakable current (or the fuse's clearing time), break, then open
         // the other contactor without current, then check that no current flows.
         case (.waitingForBreakableCurrent(let deadline), .tick(let o)):
-            if (o.current ?? .zero).magnitude <= c.breakCurrent || o.now >= deadline { breakCurrent(o) }
+            if (o.current ?? .zero).magnitude <= configuration.breakCurrent || o.now >= deadline { breakCurrent(o) }
         case (.openingFirst(let deadline, let first), .tick(let o)):
             let second: Contactor = first == .mainPositive ? .mainNegative : .mainPositive
             if o.feedback[first] == .open {
                 commands.add(second, closed: false)
-                state = .openingSecond(deadline: o.now + c.feedbackTimeout, second: second)
+                state = .openingSecond(deadline: o.now + configuration.feedbackTimeout, second: second)
             } else if o.now >= deadline {
                 fail(.contactorWelded)
             }
         case (.openingSecond(let deadline, _), .tick(let o)):
             if allOpen(o.feedback) {
-                state = .verifyingOpen(until: o.now + c.openVerificationTime)
+                state = .verifyingOpen(until: o.now + configuration.openVerificationTime)
             } else if o.now >= deadline {
                 fail(.contactorWelded)
             }
@@ -261,7 +260,7 @@ public struct ContactorSequencer: Sendable {
         case (.failed, .tick), (.failed, .close), (.failed, .open):
             break
         case (.failed, .reset(let o)):
-            if allOpen(o.feedback) { state = .verifyingOpen(until: o.now + c.openVerificationTime) }
+            if allOpen(o.feedback) { state = .verifyingOpen(until: o.now + configuration.openVerificationTime) }
         }
         return (commands, outcome)
     }

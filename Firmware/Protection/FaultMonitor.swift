@@ -16,25 +16,39 @@ struct TieredTracker: Sendable {
     var lastUpdate = never
     /// When the maximum-safety tier was confirmed (the reaction delay runs from there).
     var safetyConfirmedAt = never
+    /// Every score 0 and no tier confirmed (kept by `advance`, the only place they change): the
+    /// common case, which `update` tells from this one flag.
+    var isIdle = true
+    /// A tier is confirmed or a trip is pending: the tracker adds to the status (kept where they
+    /// change, so that `FaultMonitor.conclude` passes a quiet tracker with one test).
+    var reports = false
 
     var tier: Tier? {
         confirmed.2 ? .maximumSafety : (confirmed.1 ? .recommendedSafety : (confirmed.0 ? .maximumOperating : nil))
     }
 
     /// Feeds one value (nil: the limit does not apply now, e.g. a charge limit while discharging).
+    /// Inlined: every 1 ms it runs for eight limits, almost always on the first `return`.
+    @inline(__always)
     mutating func update(_ value: Int32?, _ limit: borrowing @_addressable TieredLimit, now: Instant, maximumStep: Int64 = 100_000) {
         let t = now.microsecondsSinceOrigin
-        // The time this sample stands for: since the previous one (none for the first), at most
-        // `maximumStep` (the caller's period plus margin: a gap in the calls is not time spent
-        // beyond the limit).
-        let elapsed = lastUpdate == never ? 0 : min(max(0, t - lastUpdate), maximumStep)
+        let previous = lastUpdate
         lastUpdate = t
         // The common cases — inside every threshold, or the limit not applicable, with nothing
         // counted or confirmed: nothing to do.
-        if score.0 == 0, score.1 == 0, score.2 == 0, !confirmed.0, !confirmed.1, !confirmed.2,
-           value.map({ !limit.violates($0, limit.maximumOperating) }) ?? true {
-            return
+        if isIdle {
+            guard let value, limit.violates(value, limit.maximumOperating) else { return }
         }
+        advance(value, limit, now: t, previous: previous, maximumStep: maximumStep)
+    }
+
+    /// `update` beyond the common case: the three tiers' counts and confirmations.
+    @inline(never)
+    mutating func advance(_ value: Int32?, _ limit: borrowing @_addressable TieredLimit, now t: Int64, previous: Int64, maximumStep: Int64) {
+        // The time this sample stands for: since the previous one (none for the first), at most
+        // `maximumStep` (the caller's period plus margin: a gap in the calls is not time spent
+        // beyond the limit).
+        let elapsed = previous == never ? 0 : min(max(0, t - previous), maximumStep)
         step(&score.0, &confirmed.0, value, limit.maximumOperating, limit.debounceOperating, limit, elapsed)
         step(&score.1, &confirmed.1, value, limit.recommendedSafety, limit.debounceRecommended, limit, elapsed)
         let wasSafety = confirmed.2
@@ -42,6 +56,8 @@ struct TieredTracker: Sendable {
         // The reaction delay runs from the first confirmation; re-confirming (a value flapping
         // around the threshold) does not postpone the trip.
         if confirmed.2 && !wasSafety && safetyConfirmedAt == never { safetyConfirmedAt = t }
+        isIdle = score.0 == 0 && score.1 == 0 && score.2 == 0 && !confirmed.0 && !confirmed.1 && !confirmed.2
+        reports = confirmed.0 || confirmed.1 || confirmed.2 || safetyConfirmedAt != never
     }
 
     @inline(__always)
@@ -66,7 +82,10 @@ struct TieredTracker: Sendable {
     }
 
     /// Forgets a trip once the state machine has taken it (the tier itself stays while violated).
-    mutating func acknowledgeTrip() { if !confirmed.2 { safetyConfirmedAt = never } }
+    mutating func acknowledgeTrip() {
+        if !confirmed.2 { safetyConfirmedAt = never }
+        reports = confirmed.0 || confirmed.1 || confirmed.2 || safetyConfirmedAt != never
+    }
 }
 
 /// Debounce state of one plausibility rule.
@@ -74,8 +93,19 @@ struct PlausibilityTracker: Sendable {
     var since = never
     var confirmed = false
     var confirmedAt = never
+    /// Confirmed, or a trip pending: the rule adds to the status (kept where they change).
+    var reports = false
 
+    /// Inlined: every 1 ms it runs for seven rules, almost always with the condition false and
+    /// nothing pending, where it changes nothing.
+    @inline(__always)
     mutating func update(_ condition: Bool, _ rule: borrowing @_addressable PlausibilityRule, now: Instant) {
+        if !condition && since == never && !confirmed { return }
+        advance(condition, rule, now: now)
+    }
+
+    @inline(never)
+    mutating func advance(_ condition: Bool, _ rule: borrowing @_addressable PlausibilityRule, now: Instant) {
         let t = now.microsecondsSinceOrigin
         if condition {
             if since == never { since = t }
@@ -84,13 +114,17 @@ struct PlausibilityTracker: Sendable {
             since = never
             confirmed = false
         }
+        reports = confirmed || confirmedAt != never
     }
 
     func tripped(_ rule: borrowing @_addressable PlausibilityRule, now: Instant) -> Bool {
         rule.tier == .maximumSafety && confirmedAt != never && now.microsecondsSinceOrigin - confirmedAt >= rule.reactionDelay.rawValue
     }
 
-    mutating func acknowledgeTrip() { if !confirmed { confirmedAt = never } }
+    mutating func acknowledgeTrip() {
+        if !confirmed { confirmedAt = never }
+        reports = confirmed || confirmedAt != never
+    }
 }
 
 /// What the fault monitor concludes this tick.
@@ -155,8 +189,9 @@ public struct FaultMonitor: Sendable {
 
     /// The 1 ms checks: cell voltages, currents, temperatures (from the latest 100 ms statistics)
     /// and the plausibility rules.
-    mutating func evaluate(now: Instant, measurements m: inout Measurements, cells: PackStatistics<Millivolts>?,
-                           temperatures: PackStatistics<DeciCelsius>?, configuration c: borrowing @_addressable PackConfiguration) {
+    mutating func evaluate(now: Instant, measurements m: inout Measurements, cells: borrowing @_addressable PackStatistics<Millivolts>?,
+                           temperatures: borrowing @_addressable PackStatistics<DeciCelsius>?,
+                           configuration c: borrowing @_addressable PackConfiguration) {
         overvoltage.update(cells?.maximum.rawValue, c.protection.cellOvervoltage, now: now)
         undervoltage.update(cells?.minimum.rawValue, c.protection.cellUndervoltage, now: now)
         let current = m.pack.current.validValue
@@ -266,9 +301,18 @@ public struct FaultMonitor: Sendable {
         status = s
     }
 
-    /// What a tiered limit's tracker adds to the status.
+    /// What a tiered limit's tracker adds to the status: nothing without a confirmed tier or a
+    /// pending trip (the common case, checked inline), else `addTiered`.
+    @inline(__always)
     static func tiered(_ id: FaultID, _ tracker: borrowing @_addressable TieredTracker, _ limit: borrowing @_addressable TieredLimit,
                        _ now: Instant, _ s: inout FaultStatus) {
+        if !tracker.reports { return }
+        addTiered(id, tracker, limit, now, &s)
+    }
+
+    @inline(never)
+    static func addTiered(_ id: FaultID, _ tracker: borrowing @_addressable TieredTracker, _ limit: borrowing @_addressable TieredLimit,
+                          _ now: Instant, _ s: inout FaultStatus) {
         if tracker.tripped(limit, now: now) { s.tripped.insert(id); s.safety.insert(id) }
         guard let tier = tracker.tier else { return }
         s.warnings.insert(id)
@@ -277,9 +321,18 @@ public struct FaultMonitor: Sendable {
         if tracker.tripped(limit, now: now) { s.tripped.insert(id) }
     }
 
-    /// What a plausibility rule's tracker adds to the status.
+    /// What a plausibility rule's tracker adds to the status: nothing unless confirmed or with a
+    /// trip pending (the common case, checked inline), else `addRule`.
+    @inline(__always)
     static func rule(_ id: FaultID, _ tracker: borrowing @_addressable PlausibilityTracker, _ rule: borrowing @_addressable PlausibilityRule,
                      _ now: Instant, _ s: inout FaultStatus) {
+        if !tracker.reports { return }
+        addRule(id, tracker, rule, now, &s)
+    }
+
+    @inline(never)
+    static func addRule(_ id: FaultID, _ tracker: borrowing @_addressable PlausibilityTracker, _ rule: borrowing @_addressable PlausibilityRule,
+                        _ now: Instant, _ s: inout FaultStatus) {
         guard tracker.confirmed || tracker.tripped(rule, now: now) else { return }
         s.warnings.insert(id)
         if rule.tier >= .recommendedSafety { s.derating.insert(id) }

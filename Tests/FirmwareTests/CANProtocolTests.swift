@@ -286,4 +286,14 @@ import Testing
         #expect(v.maxCellVoltageLimit == 4_200 && v.maxChargeVoltage == 1_680)
         #expect(v.minCellVoltageLimit == 3_000 && v.minDischargeVoltage == 1_200)
     }
+
+    @Test func theCRC8TableIsThePolynomialDivisionOfEveryByte() {
+        // Entry n: n shifted through x⁸ + x⁴ + x³ + x² + 1 (0x1D) eight times, MSB first.
+        for n in 0..<256 {
+            var c = UInt8(n)
+            for _ in 0..<8 { c = c & 0x80 != 0 ? (c << 1) ^ 0x1D : c << 1 }
+            #expect(E2E.crc8Table[n] == c, "entry \(n)")
+            #expect(E2E.crc8(0, UInt8(n)) == c)
+        }
+    }
 }

@@ -32,11 +32,13 @@ import HAL
         check("estimator", text(a.estimator.elements.count) + text(a.estimator.stateOfCharge) + text(a.estimator.bound)
                 + text(a.estimator.heldCelsius) + text(a.estimator.isStarted) + text(a.estimator.turn) + text(a.estimator.trend)
                 + text(a.estimator.equivalentFullCycles) + text(a.estimator.lastChargeNanocoulombs)
-                + text(a.estimator.lowestStateOfCharge) + text(a.estimator.highestStateOfCharge),
+                + text(a.estimator.lowestStateOfCharge) + text(a.estimator.highestStateOfCharge)
+                + text(a.estimator.surveyedUsableCharge) + text(a.estimator.survey) + text(a.estimator.surveyStarted),
               text(b.estimator.elements.count) + text(b.estimator.stateOfCharge) + text(b.estimator.bound)
                 + text(b.estimator.heldCelsius) + text(b.estimator.isStarted) + text(b.estimator.turn) + text(b.estimator.trend)
                 + text(b.estimator.equivalentFullCycles) + text(b.estimator.lastChargeNanocoulombs)
-                + text(b.estimator.lowestStateOfCharge) + text(b.estimator.highestStateOfCharge))
+                + text(b.estimator.lowestStateOfCharge) + text(b.estimator.highestStateOfCharge)
+                + text(b.estimator.surveyedUsableCharge) + text(b.estimator.survey) + text(b.estimator.surveyStarted))
         for i in 0..<min(a.estimator.elements.count, b.estimator.elements.count) {
             check("element \(i)", text(a.estimator.elements[i]), text(b.estimator.elements[i]))
         }

@@ -134,6 +134,30 @@ func linearElement(r0: Float = 0.02, minimumVoltage: Float = 2.5, tau2: Float = 
         #expect(weak.element == 1)
     }
 
+    @Test func aSurveyOneElementAtATimeGivesTheUsableChargeOnceItsLastElementIsDone() throws {
+        // Three elements at SOC 0.8, 0.6 and 0.6 (the first of the two weakest is named); nothing
+        // until the last element's step, then the same figure as all at once, kept until the next
+        // survey's end. Before the filters start, a survey gives nil.
+        let c = linearElement(minimumVoltage: 3.0)
+        var e = PackStateEstimator(cellCount: 3, configuration: c)
+        for i in 0..<3 { e.surveyUsableCharge(element: i, atDischarge: 10) }
+        #expect(e.surveyedUsableCharge == nil)
+        for (i, soc) in [Float(0.8), 0.6, 0.6].enumerated() { e.elements[i].filter.start(soc: soc, sigma: 0.01, tuning: c.tuning) }
+        e.surveyUsableCharge(element: 0, atDischarge: 10)
+        e.surveyUsableCharge(element: 1, atDischarge: 10)
+        #expect(e.surveyedUsableCharge == nil)
+        e.surveyUsableCharge(element: 2, atDischarge: 10)
+        let all = try #require(e.usableCharge(atDischarge: 10))
+        let surveyed = try #require(e.surveyedUsableCharge)
+        #expect(surveyed.ampereHours == all.ampereHours && surveyed.element == 1 && all.element == 1)
+        e.elements[0].filter.start(soc: 0.2, sigma: 0.01, tuning: c.tuning)
+        e.surveyUsableCharge(element: 0, atDischarge: 10)
+        #expect(e.surveyedUsableCharge?.element == 1)
+        e.surveyUsableCharge(element: 1, atDischarge: 10)
+        e.surveyUsableCharge(element: 2, atDischarge: 10)
+        #expect(e.surveyedUsableCharge?.element == 0)
+    }
+
     @Test func theLoopMeasuresResistanceFromCurrentSteps() throws {
         // testConfiguration: 4 cells. Cell 2 has twice the model's 20 mΩ, the others the model's.
         var h = try LoopHarness(board: TestBoard(cellVoltages: [3_600, 3_600, 3_600, 3_600]),

@@ -54,13 +54,48 @@ import Testing
         #expect(due[100] == Schedule.Due(every10ms: true, every100ms: true, every1s: false))
         #expect(due[999] == Schedule.Due(every10ms: false, every100ms: false, every1s: false))
         #expect(due[1_000] == Schedule.Due(every10ms: true, every100ms: true, every1s: true))
+        #expect(due[5] == Schedule.Due(every10ms: false, every100ms: false, every1s: false, midway10ms: true))
+        #expect(due[995] == Schedule.Due(every10ms: false, every100ms: false, every1s: false, midway10ms: true))
+        #expect(due.filter(\.midway10ms).count == 100)
+        #expect(!due.contains { $0.midway10ms && ($0.every10ms || $0.every100ms || $0.every1s) })
+    }
+
+    @Test func midwaySlotsAreCountedDownToTheNextSecond() {
+        var schedule = Schedule()
+        var left: [Int: Int] = [:]
+        for n in 0..<2_000 {
+            if schedule.due.midway10ms { left[n] = schedule.midwaySlotsBeforeSecond }
+            schedule.advance()
+        }
+        #expect(left[5] == 100 && left[15] == 99 && left[845] == 16 && left[995] == 1 && left[1_005] == 100 && left[1_995] == 1)
+        #expect(left.count == 200)
+    }
+
+    @Test func theUsableChargeIsSurveyedOneElementPerMidwaySlotBeforeEachSecond() throws {
+        // 4 elements with a cell model: the midway slots at 965, 975, 985 and 995 of every second.
+        var h = try LoopHarness(board: TestBoard(cellVoltages: [3_700, 3_700, 3_700, 3_700]),
+                                configuration: testConfiguration(capacitymAh: 10_000), estimation: linearElement())
+        var surveyed: [Int] = []
+        for n in 0..<2_000 {
+            h.tick()
+            var expected = Self.expectedStages(tick: n)
+            if n % 10 == 0 { expected.insert(.stateEstimation) }
+            if n % 1_000 >= 965 && n % 10 == 5 { expected.insert(.usableCharge); surveyed.append(n) }
+            #expect(h.loop.lastTickStages == expected, "tick \(n)")
+            if n == 994 { #expect(h.loop.estimator.surveyedUsableCharge == nil) }
+        }
+        #expect(surveyed == [965, 975, 985, 995, 1_965, 1_975, 1_985, 1_995])
+        // The survey gives what the estimator computes over every element at once (nothing moved: at rest).
+        let all = try #require(h.loop.estimator.usableCharge(atDischarge: 10))
+        let survey = try #require(h.loop.estimator.surveyedUsableCharge)
+        #expect(survey.ampereHours == all.ampereHours && survey.element == all.element)
     }
 
     @Test func stageRawValuesAreStable() {
         let stages: [Stage] = [.sample, .validate, .cellStatistics, .coulombCount, .faultChecks, .stateMachine,
                                .contactorSequencing, .stateOfCharge, .powerLimits, .temperatureStatistics, .stuckChannels,
                                .balancing, .temperatureRise, .timingReport, .feedWatchdog, .stateEstimation, .canReceive,
-                               .fastFrames, .statusFrames, .slowFrames, .canTransmit, .persistence, .riskScoring]
-        #expect(stages.map(\.rawValue) == Array(0...22))
+                               .fastFrames, .statusFrames, .slowFrames, .canTransmit, .persistence, .usableCharge, .riskScoring]
+        #expect(stages.map(\.rawValue) == Array(0...23))
     }
 }

@@ -115,10 +115,16 @@ struct BenchCANBus: CANBus {
     mutating func receive() throws(BenchFailure) -> CANFrame? { nil }
 }
 
-/// 2 pages of 64 words in RAM.
+/// The bench's non-volatile store: 4 pages of 256 words (room for the checkpoint journal: a
+/// 16-cell checkpoint is 180 words) in memory the image hands over. On the M4F that is the
+/// `.flash_emulation` section of link.ld, the last 4 KiB of the flash region (NOLOAD: outside
+/// the loop's static storage and outside RAM; QEMU's mps2-an386 lets the program write it), on
+/// the host a static buffer. The bench erases it before set-up, as a new part's flash is.
 struct BenchStore: NonVolatileStore {
-    static let pages = 2, wordsPerPage = 64
-    var words = InlineArray<128, UInt32>(repeating: 0xFFFF_FFFF)
+    static let pages = 4, wordsPerPage = 256
+    static let words = pages * wordsPerPage
+    /// The first of the `words` words.
+    var base: UnsafeMutablePointer<UInt32>
     var geometry: StoreGeometry { StoreGeometry(pageCount: BenchStore.pages, wordsPerPage: BenchStore.wordsPerPage) }
     func index(page: Int, word: Int) throws(BenchFailure) -> Int {
         guard page >= 0 && page < BenchStore.pages && word >= 0 && word < BenchStore.wordsPerPage else {
@@ -128,15 +134,19 @@ struct BenchStore: NonVolatileStore {
     }
     mutating func erase(page: Int) throws(BenchFailure) {
         let first = try index(page: page, word: 0)
-        for i in 0..<BenchStore.wordsPerPage { words[first + i] = 0xFFFF_FFFF }
+        for i in 0..<BenchStore.wordsPerPage { base[first + i] = 0xFFFF_FFFF }
     }
     mutating func write(page: Int, word: Int, value: UInt32) throws(BenchFailure) {
         let i = try index(page: page, word: word)
-        guard words[i] == 0xFFFF_FFFF else { throw BenchFailure(kind: .invalidRequest) }
-        words[i] = value
+        guard base[i] == 0xFFFF_FFFF else { throw BenchFailure(kind: .invalidRequest) }
+        base[i] = value
     }
     mutating func read(page: Int, word: Int) throws(BenchFailure) -> UInt32 {
-        words[try index(page: page, word: word)]
+        base[try index(page: page, word: word)]
+    }
+    /// Every word erased (0xFFFF_FFFF).
+    func eraseAll() {
+        for i in 0..<BenchStore.words { base[i] = 0xFFFF_FFFF }
     }
 }
 
@@ -150,11 +160,12 @@ struct BenchBoard: BMSBoard {
     var currentSensor = BenchCurrentSensor()
     var contactors = BenchContactors()
     var canBus = BenchCANBus()
-    var store = BenchStore()
+    var store: BenchStore
     var watchdog = BenchWatchdog()
     /// Simulated time: the bench clock does not advance during a tick (zero execution time).
     var clock = Instant.origin
     mutating func timestamp() -> Instant { clock }
+    init(store: BenchStore) { self.store = store }
 }
 
 /// The bench cell's OCV curve.
@@ -207,9 +218,13 @@ func benchEstimation(into c: inout StateEstimationConfiguration) {
 /// What a bench run reports.
 struct BenchSummary {
     /// Whether the run did what a healthy bench must: every tick, every watchdog feed, connected
-    /// for driving with nothing latched (the whole protection path ran).
+    /// for driving with nothing latched (the whole protection path ran) unless it ended in the
+    /// standby of `BenchSequence`, and checkpoints in the store once the contactors have opened.
     func passed(ticks expected: UInt32) -> Bool {
-        ticks == expected && watchdogFeeds == expected && (expected < 1_000 || (connected == 1 && latchedFaults == 0))
+        let inStandby = expected > BenchSequence.standbyAt && expected < BenchSequence.driveAgainAt + 1_000
+        let driving = expected < 1_000 || inStandby || connected == 1
+        let stored = expected < BenchSequence.standbyAt + 1_000 || lastCheckpointReason != 0
+        return ticks == expected && watchdogFeeds == expected && driving && latchedFaults == 0 && stored
     }
 
     var ticks: UInt32 = 0
@@ -227,19 +242,29 @@ struct BenchSummary {
     var connected: UInt32 = 0
     var latchedFaults: UInt32 = 0
     var dischargeLimit: Int32 = 0
+    /// The CAN frames the loop sent and their checksum (`BenchCANBus.fold`): what the firmware
+    /// said over the run, so that a change meant to keep its behaviour can be checked on the chip.
+    var framesSent: UInt32 = 0
+    var framesChecksum: UInt32 = 0
+    /// The store: records committed to the checkpoint journal (checkpoints and "connected"
+    /// markers), words programmed, and why the last checkpoint was written (`CheckpointReason`,
+    /// 0: none).
+    var storeRecordsWritten: UInt32 = 0
+    var storeWordsWritten: UInt32 = 0
+    var lastCheckpointReason: UInt8 = 0
 }
 
 /// The bench's loop, in `benchStorage`.
 var benchLoop: UnsafeMutablePointer<ControlLoop<BenchBoard>> { staticLoop(BenchBoard.self) }
 
-/// Sets the bench's loop up in place; false when the configuration is rejected.
+/// Sets the bench's loop up in place on `store`; false when the configuration is rejected.
 @inline(never)
-func startBench() -> Bool {
+func startBench(store: BenchStore) -> Bool {
     do throws(ConfigurationError) {
         #if BMS_NO_ESTIMATOR
-        try benchLoop.pointee.setUp(board: BenchBoard(), configuration: { benchConfiguration(into: &$0) })
+        try benchLoop.pointee.setUp(board: BenchBoard(store: store), configuration: { benchConfiguration(into: &$0) })
         #else
-        try benchLoop.pointee.setUp(board: BenchBoard(), configuration: { benchConfiguration(into: &$0) },
+        try benchLoop.pointee.setUp(board: BenchBoard(store: store), configuration: { benchConfiguration(into: &$0) },
                                     estimation: { benchEstimation(into: &$0) })
         #endif
     } catch {
@@ -293,17 +318,36 @@ func benchSummary(_ loop: inout ControlLoop<BenchBoard>, ticks n: UInt32) -> Ben
     if case .connected(.drive) = loop.stateMachine.state { s.connected = 1 }
     s.latchedFaults = loop.stateMachine.latched.bits
     s.dischargeLimit = loop.powerLimits.discharge2s.rawValue
+    s.framesSent = loop.board.canBus.framesSent
+    s.framesChecksum = loop.board.canBus.checksum
+    s.storeRecordsWritten = loop.persistence.checkpoints.recordsWritten
+    s.storeWordsWritten = loop.persistence.checkpoints.wordsWritten
+    s.lastCheckpointReason = loop.persistence.lastReason?.rawValue ?? 0
     return s
 }
 
-/// Runs the loop for `ticks` milliseconds of bench time.
+/// The vehicle's requests over a bench run: drive from the start; at 30 s standby (the
+/// contactors open: a checkpoint is written), at 32 s drive again. 30 s is a tick where every
+/// slot runs, so the checkpoint's first words are counted on top of the 1 s slot's work.
+enum BenchSequence {
+    static let standbyAt: UInt32 = 30_000
+    static let driveAgainAt: UInt32 = 32_000
+}
+
+/// Runs the loop for `ticks` milliseconds of bench time, its store in the `storeWords` words at
+/// `store` (erased first); nil when the configuration is rejected or the store is too small.
 @inline(never)
-func runBench(ticks: UInt32) -> BenchSummary? {
-    guard startBench() else { return nil }
+func runBench(ticks: UInt32, store: UnsafeMutablePointer<UInt32>, storeWords: Int) -> BenchSummary? {
+    guard storeWords >= BenchStore.words else { return nil }
+    let benchStore = BenchStore(base: store)
+    benchStore.eraseAll()
+    guard startBench(store: benchStore) else { return nil }
     var n: UInt32 = 0
     let loop = benchLoop
     _ = loop.pointee.submit(.drive)             // the vehicle asks to drive: precharge, then the mains close
     while n < ticks {
+        if n == BenchSequence.standbyAt { _ = loop.pointee.submit(.standby) }
+        if n == BenchSequence.driveAgainAt { _ = loop.pointee.submit(.drive) }
         benchTick(&loop.pointee)
         n &+= 1
     }

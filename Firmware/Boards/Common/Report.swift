@@ -15,6 +15,11 @@ func report(_ s: BenchSummary) {
     keyValue("connected_drive", s.connected)
     keyValue("latched_faults", s.latchedFaults)
     keyValue("discharge_limit_2s_mA", s.dischargeLimit)
+    keyValue("can_frames_sent", s.framesSent)
+    keyValue("can_checksum", s.framesChecksum)
+    keyValue("store_records_written", s.storeRecordsWritten)
+    keyValue("store_words_written", s.storeWordsWritten)
+    keyValue("last_checkpoint_reason", s.lastCheckpointReason)
     // The loop's whole state (measurements, estimators, supervision) plus the bench board's, in
     // static storage (StaticLoop.swift).
     keyValue("loop_state_bytes", MemoryLayout<ControlLoop<BenchBoard>>.size)

@@ -19,4 +19,6 @@ func report(_ r: Scenario.Result) {
     keyValue("scenario_contactors", r.contactors)
     keyValue("scenario_soc_permille", r.socPermille)
     keyValue("scenario_watchdog_feeds", r.watchdogFeeds)
+    // The scenario's loop in static storage (StaticLoop.swift sizes the storage for it and the bench's).
+    keyValue("loop_state_bytes", MemoryLayout<ControlLoop<ScenarioBoard>>.size)
 }

@@ -5,7 +5,11 @@
 
 extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
 
-int bms_main(uint32_t ticks);                  // Swift, @c(bms_main)
+// The non-volatile store's memory (link.ld's .flash_emulation: flash on a real board, NOLOAD).
+// The section needs a symbol in it to exist; the bench erases it before it starts.
+__attribute__((section(".flash_emulation"), used)) uint32_t bms_flash_emulation[1024];
+
+int bms_main(uint32_t ticks, uint32_t *store, uint32_t store_words);   // Swift, @c(bms_main)
 uint32_t semihost_number_argument(uint32_t fallback);
 void semihost_write0(const char *s);
 __attribute__((noreturn)) void semihost_exit(int code);
@@ -32,7 +36,8 @@ __attribute__((noreturn)) void Reset_Handler(void) {
     SCB_CPACR |= 0xFu << 20;                   // CP10/CP11 full access: enable the FPU
     __asm__ volatile("dsb\n\tisb" ::: "memory");
 #endif
-    int code = bms_main(semihost_number_argument(10000));
+    int code = bms_main(semihost_number_argument(10000), bms_flash_emulation,
+                        sizeof bms_flash_emulation / sizeof bms_flash_emulation[0]);
     // The deepest the stack went over the run: what the 16 KiB reserve of link.ld must hold.
     char line[40] = "stack_peak_bytes=", *end = line + 17;
     uint32_t peak = bms_stack_peak_bytes(), digits = 1;
