@@ -263,18 +263,20 @@ extension ControlLoop {
     /// alert level, and the first suspect voltage channel.
     mutating func riskRankingMessage() -> CANMatrix.BMSRiskRanking {
         var m = CANMatrix.BMSRiskRanking()
-        let ranked = health.ranking(3)
-        func entry(_ k: Int) -> (UInt8, UInt8, UInt8) {
-            guard k < ranked.count else { return (63, 127, 31) }
+        let ranked = health.ranked
+        for k in 0..<ranked.count {
             let i = Int(ranked[k])
-            let h = health.cells[i]
-            return (UInt8(truncatingIfNeeded: i + 1), UInt8(truncatingIfNeeded: Int(h.score + 0.5)), h.reason.rawValue)
+            let cell = UInt8(truncatingIfNeeded: i + 1)
+            let score = UInt8(truncatingIfNeeded: Int(health.cells[i].score + 0.5))
+            let reason = health.cells[i].reason.rawValue
+            switch k {
+            case 0: m.rank1Cell = cell; m.rank1Score = score; m.rank1Reason = reason
+            case 1: m.rank2Cell = cell; m.rank2Score = score; m.rank2Reason = reason
+            default: m.rank3Cell = cell; m.rank3Score = score; m.rank3Reason = reason
+            }
         }
-        (m.rank1Cell, m.rank1Score, m.rank1Reason) = entry(0)
-        (m.rank2Cell, m.rank2Score, m.rank2Reason) = entry(1)
-        (m.rank3Cell, m.rank3Score, m.rank3Reason) = entry(2)
         m.alertLevel = health.highestLevel.rawValue
-        let suspects = health.suspects()
+        let suspects = health.suspectCells
         m.sensorSuspect = suspects.isEmpty ? 0 : 1
         m.suspectCell = suspects.isEmpty ? 63 : UInt8(truncatingIfNeeded: suspects.bits.trailingZeroBitCount + 1)
         return m

@@ -233,12 +233,20 @@ public struct ControlLoop<Board: BMSBoard> {
             ran.insert(.temperatureRise)
             timing.closeWindow()
             ran.insert(.timingReport)
+
+
+        }
+        #if !BMS_NO_ESTIMATOR
+        if due.midway10ms && schedule.midwaySlotsBeforeSecond == 50 {
+            // Half a second away from the 1 s slot (and from the usable-charge survey before it):
+            // the risk scoring never adds to the slowest tick.
             assessHealth()
             ran.insert(.riskScoring)
+            // The 1 s frames (health, the fresh risk ranking, identity) go out here too, away
+            // from the 100 ms frames of the 1 s slot.
             queueSlowFrames()
             ran.insert(.slowFrames)
         }
-        #if !BMS_NO_ESTIMATOR
         if due.midway10ms && estimator.isEnabled {
             // The last `cellCount` midway slots before each 1 s slot survey one element each, so
             // the health frame's usable charge is at most a second old and no tick computes it

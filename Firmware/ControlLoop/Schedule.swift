@@ -62,7 +62,8 @@ public enum Stage: UInt8, Sendable {
     case fastFrames = 17
     /// Every 100 ms, after balancing: status, faults, SOC, statistics, a temperature group.
     case statusFrames = 18
-    /// Every 1 s, after the timing report: health, risk ranking, identity.
+    /// Once a second, after the risk scoring on its midway slot (tick 505 of each second): health,
+    /// the risk ranking, identity.
     case slowFrames = 19
     /// Every 1 ms, before the watchdog: frames still queued go to the bus.
     case canTransmit = 20
@@ -74,8 +75,9 @@ public enum Stage: UInt8, Sendable {
     /// the usable charge of one element in turn; the last element's turn completes the pack's
     /// figure that the 1 s slot sends (when the loop has a cell model).
     case usableCharge = 22
-    /// Every 1 s, after the timing report: per-cell health features, risk scores, alert levels
-    /// (Firmware/Health/); the 100 ms slot also feeds it the current steps.
+    /// Once a second, on the midway slot half a second after the 1 s slot (tick 505 of each
+    /// second, so it never coincides with the slowest tick): per-cell health features, risk
+    /// scores, alert levels (Firmware/Health/); the 100 ms slot also feeds it the current steps.
     case riskScoring = 23
 }
 

@@ -94,8 +94,11 @@ public struct CellHealthMonitor: Sendable {
     var sensorCells: FixedList<16, UInt8>
     /// Rest bookkeeping and the relaxed points of the current and the previous rest.
     var restSeconds: Float = 0
-    var startOfRest = RelaxedPoint(cellCount: 0), previousEnd = RelaxedPoint(cellCount: 0)
-    var haveStart = false, havePreviousEnd = false
+    /// The first relaxed point of the present rest, and the last of the previous one (a
+    /// capacity measurement pairs them across the activity between; a leakage measurement pairs
+    /// the start and the end of one rest).
+    var startOfRest = RelaxedPoint(cellCount: 0), endOfRest = RelaxedPoint(cellCount: 0)
+    var haveStart = false, haveEnd = false
     /// When the rest voltages were last tracked (the end of a rest is its last relaxed moment).
     var lastRelaxedSeconds: Float = 0
     var previousCurrent: Float = .nan
@@ -108,6 +111,10 @@ public struct CellHealthMonitor: Sendable {
     /// The highest alert level and whether it is thermal (for the power limits).
     public private(set) var highestLevel = AlertLevel.none
     public private(set) var thermalWarning = false
+    /// Cells whose voltage channel is suspect (kept with `CellHealth.sensorSuspect`).
+    public private(set) var suspectCells = CellSet()
+    /// Up to three cells by score, highest first (suspect channels never; only scores above 0).
+    public private(set) var ranked = FixedList<3, UInt8>(filler: 0)
 
     /// The voltages, SOCs and charge at one relaxed moment.
     struct RelaxedPoint: Sendable {
@@ -126,7 +133,7 @@ public struct CellHealthMonitor: Sendable {
         self.configuration = configuration
         self.sensorCells = sensorCells
         startOfRest = RelaxedPoint(cellCount: cellCount)
-        previousEnd = startOfRest
+        endOfRest = startOfRest
         previousVoltages = PerCell(repeating: .nan, count: cellCount)
         previousTemperatures = PerTemperatureSensor(repeating: .nan, count: 16)
         stuckSeconds = PerTemperatureSensor(repeating: 0, count: 16)
@@ -141,11 +148,11 @@ public struct CellHealthMonitor: Sendable {
         for i in 0..<places.count { sensorCells.append(places[i]) }
         restSeconds = 0
         startOfRest = RelaxedPoint(cellCount: cellCount)
-        previousEnd = RelaxedPoint(cellCount: cellCount)
+        endOfRest = RelaxedPoint(cellCount: cellCount)
         previousVoltages.removeAll()
         for _ in 0..<cellCount { previousVoltages.append(.nan) }
         haveStart = false
-        havePreviousEnd = false
+        haveEnd = false
         lastRelaxedSeconds = 0
         previousCurrent = .nan
         loadSquared = 0
@@ -155,30 +162,8 @@ public struct CellHealthMonitor: Sendable {
         suspectTemperatureSensors = CellSet()
         highestLevel = .none
         thermalWarning = false
-    }
-
-    /// The cells ranked by score, highest first (suspect channels are never ranked): the first
-    /// `count` with a score above zero.
-    @_addressableSelf public func ranking(_ count: Int) -> FixedList<3, UInt8> {
-        var out = FixedList<3, UInt8>(filler: 0)
-        var taken = CellSet()
-        for _ in 0..<min(count, 3) {
-            var best = -1
-            for i in 0..<cells.count where !taken.contains(i) && !cells[i].sensorSuspect && cells[i].score > 0 {
-                if best < 0 || cells[i].score > cells[best].score { best = i }
-            }
-            guard best >= 0 else { break }
-            taken.insert(best)
-            out.append(UInt8(truncatingIfNeeded: best))
-        }
-        return out
-    }
-
-    /// Cells whose voltage channel is suspect.
-    @_addressableSelf public func suspects() -> CellSet {
-        var set = CellSet()
-        for i in 0..<cells.count where cells[i].sensorSuspect { set.insert(i) }
-        return set
+        suspectCells = CellSet()
+        ranked.removeAll()
     }
 
     // MARK: - every 100 ms
@@ -202,7 +187,7 @@ public struct CellHealthMonitor: Sendable {
             ohms.append(r)
             if r.isFinite { any = true }
         }
-        guard any, let median = CellHealthMonitor.median(ohms, excluding: suspects()), median > 1e-5 else { return }
+        guard any, let median = CellHealthMonitor.median(ohms, excluding: suspectCells), median > 1e-5 else { return }
         for i in 0..<cells.count where ohms[i].isFinite && !cells[i].sensorSuspect {
             let ratio = ohms[i] / median
             guard ratio > 0.2 && ratio < 5 else { continue }   // a step the cell did not see whole
@@ -233,19 +218,19 @@ public struct CellHealthMonitor: Sendable {
             if restSeconds >= configuration.relaxationSeconds - 60 { trackRestVoltages(readings) }
             if restSeconds >= configuration.relaxationSeconds {
                 lastRelaxedSeconds = uptimeSeconds
-                if !haveStart, let p = relaxedPoint(chargeNanocoulombs: chargeNanocoulombs, bled: bled, curve: curve, at: uptimeSeconds) {
-                    startOfRest = p
+                if !haveStart && relaxed() {
+                    takePoint(end: false, chargeNanocoulombs: chargeNanocoulombs, bled: bled, curve: curve, at: uptimeSeconds)
                     haveStart = true
-                    if havePreviousEnd { measureCapacity(from: previousEnd, to: p) }
+                    if haveEnd { measureCapacity() }
                 }
             }
         } else if restSeconds > 0 {
             // The rest ends: its last relaxed moment (the smoothed voltages of its last second)
             // closes it. The charge and bled charge cannot have moved in one second.
-            if haveStart, let end = relaxedPoint(chargeNanocoulombs: chargeNanocoulombs, bled: bled, curve: curve, at: lastRelaxedSeconds) {
-                if end.seconds - startOfRest.seconds >= configuration.leakWindowSeconds { measureLeakage(from: startOfRest, to: end) }
-                previousEnd = end
-                havePreviousEnd = true
+            if haveStart && relaxed() {
+                takePoint(end: true, chargeNanocoulombs: chargeNanocoulombs, bled: bled, curve: curve, at: lastRelaxedSeconds)
+                haveEnd = true
+                if endOfRest.seconds - startOfRest.seconds >= configuration.leakWindowSeconds { measureLeakage() }
             }
             restSeconds = 0
             haveStart = false
@@ -263,32 +248,37 @@ public struct CellHealthMonitor: Sendable {
         }
     }
 
-    /// A relaxed point from the smoothed rest voltages; nil while a cell has none.
-    @_addressableSelf func relaxedPoint(chargeNanocoulombs: Int64, bled: borrowing @_addressable PerCell<Int32>,
-                      curve: borrowing @_addressable OCVCurve, at seconds: Float) -> RelaxedPoint? {
-        for i in 0..<cells.count where cells[i].restVoltage == 0 { return nil }
-        var p = RelaxedPoint(cellCount: cells.count)
-        p.seconds = seconds
-        p.chargeCoulombs = Float(approximating: chargeNanocoulombs) * 1e-9
+    /// Whether every cell has a smoothed rest voltage (a relaxed point can be taken).
+    /// (`mutating` only to read the cells in place: a copy of them cost 900 B of stack.)
+    mutating func relaxed() -> Bool {
+        for i in 0..<cells.count where cells[i].restVoltage == 0 { return false }
+        return true
+    }
+
+    /// A relaxed point from the smoothed rest voltages, written in place (into `startOfRest` or
+    /// `endOfRest`: no copy of a point on the stack).
+    mutating func takePoint(end: Bool, chargeNanocoulombs: Int64, bled: borrowing @_addressable PerCell<Int32>,
+                            curve: borrowing @_addressable OCVCurve, at seconds: Float) {
+        let charge = Float(approximating: chargeNanocoulombs) * 1e-9
+        if end { endOfRest.seconds = seconds; endOfRest.chargeCoulombs = charge } else { startOfRest.seconds = seconds; startOfRest.chargeCoulombs = charge }
         for i in 0..<cells.count {
-            let mv = Int32(Int(cells[i].restVoltage * 1_000 + 0.5))
-            p.soc[i] = curve.stateOfCharge(atRestVoltage: Millivolts(mv))
-            p.bled[i] = Float(Int(bled[i])) / 1_000
+            let soc = curve.stateOfCharge(atRestVoltage: Millivolts(Int32(Int(cells[i].restVoltage * 1_000 + 0.5))))
+            let b = Float(Int(bled[i])) / 1_000
+            if end { endOfRest.soc[i] = soc; endOfRest.bled[i] = b } else { startOfRest.soc[i] = soc; startOfRest.bled[i] = b }
         }
-        return p
     }
 
     /// Leakage from two relaxed points of one rest: the charge each cell lost relative to the
     /// median cell, less what balancing took from it relative to the median, per second.
-    mutating func measureLeakage(from a: RelaxedPoint, to b: RelaxedPoint) {
-        let seconds = b.seconds - a.seconds
+    mutating func measureLeakage() {
+        let seconds = endOfRest.seconds - startOfRest.seconds
         guard seconds > 0 else { return }
         var relative = PerCell<Float>(filler: 0), bledDelta = PerCell<Float>(filler: 0)
         for i in 0..<cells.count {
-            relative.append(b.soc[i] - a.soc[i])
-            bledDelta.append(b.bled[i] - a.bled[i])
+            relative.append(endOfRest.soc[i] - startOfRest.soc[i])
+            bledDelta.append(endOfRest.bled[i] - startOfRest.bled[i])
         }
-        let suspects = suspects()
+        let suspects = suspectCells
         guard let medianSOC = CellHealthMonitor.median(relative, excluding: suspects),
               let medianBled = CellHealthMonitor.median(bledDelta, excluding: suspects) else { return }
         let coulombsPerSOC = configuration.ratedCapacityAh * 3_600
@@ -304,17 +294,17 @@ public struct CellHealthMonitor: Sendable {
 
     /// Capacity from the relaxed points around a charge or discharge: each cell's SOC change for
     /// the same charge (less what it bled), against the median cell's.
-    mutating func measureCapacity(from a: RelaxedPoint, to b: RelaxedPoint) {
-        let charge = b.chargeCoulombs - a.chargeCoulombs
+    mutating func measureCapacity() {
+        let charge = startOfRest.chargeCoulombs - endOfRest.chargeCoulombs
         let capacity = configuration.ratedCapacityAh * 3_600
         guard (charge < 0 ? -charge : charge) >= configuration.capacityChargeFraction * capacity else { return }
         var perCell = PerCell<Float>(filler: 0)
         for i in 0..<cells.count {
-            let moved = b.soc[i] - a.soc[i]
-            let own = charge - (b.bled[i] - a.bled[i])
+            let moved = startOfRest.soc[i] - endOfRest.soc[i]
+            let own = charge - (startOfRest.bled[i] - endOfRest.bled[i])
             perCell.append(moved != 0 ? own / moved : .nan)   // the cell's capacity (C) as seen
         }
-        guard let median = CellHealthMonitor.median(perCell, excluding: suspects()), median > 0 else { return }
+        guard let median = CellHealthMonitor.median(perCell, excluding: suspectCells), median > 0 else { return }
         for i in 0..<cells.count where !cells[i].sensorSuspect && perCell[i].isFinite && perCell[i] > 0 {
             let ratio = perCell[i] / median
             cells[i].capacityRatio = cells[i].capacityEstimates == 0 ? ratio : cells[i].capacityRatio + (ratio - cells[i].capacityRatio) * 0.5
@@ -336,11 +326,16 @@ public struct CellHealthMonitor: Sendable {
             jitters.append(cells[i].jitter)
             guard resting, r.isFinite, previous.isFinite else { continue }
             let jump = r - previous < 0 ? previous - r : r - previous
-            if jump >= 8 { cells[i].sensorSuspect = true }            // mV in one second, at rest
+            if jump >= 8 { markSuspect(i) }                           // mV in one second, at rest
             cells[i].jitter += (jump - cells[i].jitter) / 600
         }
         guard resting, let typical = CellHealthMonitor.median(jitters, excluding: CellSet()) else { return }
-        for i in 0..<cells.count where cells[i].jitter > 2 && cells[i].jitter > 4 * typical { cells[i].sensorSuspect = true }
+        for i in 0..<cells.count where cells[i].jitter > 2 && cells[i].jitter > 4 * typical { markSuspect(i) }
+    }
+
+    mutating func markSuspect(_ i: Int) {
+        cells[i].sensorSuspect = true
+        suspectCells.insert(i)
     }
 
     /// Thermal excess per sensor (its reading against the others' median, beyond what the last
@@ -379,7 +374,7 @@ public struct CellHealthMonitor: Sendable {
     mutating func score() {
         var highest = AlertLevel.none, thermal = false
         let c = configuration
-        let suspects = suspects()
+        let suspects = suspectCells
         var leak = PerCell<Float>(filler: 0), capacity = PerCell<Float>(filler: 0), resistance = PerCell<Float>(filler: 0)
         for i in 0..<cells.count {
             leak.append(cells[i].leakageEstimates > 0 ? cells[i].leakageMilliamperes : .nan)
@@ -438,6 +433,24 @@ public struct CellHealthMonitor: Sendable {
         }
         highestLevel = highest
         thermalWarning = thermal
+        rank()
+    }
+
+    /// `ranked`: the three highest scores above zero among the channels not suspect.
+    mutating func rank() {
+        ranked.removeAll()
+        var taken = suspectCells
+        for _ in 0..<3 {
+            var best = -1
+            var bestScore: Float = 0
+            for i in 0..<cells.count where !taken.contains(i) && cells[i].score > bestScore {
+                best = i
+                bestScore = cells[i].score
+            }
+            guard best >= 0 else { return }
+            taken.insert(best)
+            ranked.append(UInt8(truncatingIfNeeded: best))
+        }
     }
 
     /// A robust z-score this many MADs from the median scores a severity of 1.

@@ -56,19 +56,19 @@ public struct BlackBox: Sendable {
     /// Journal record kinds in the event region.
     public static let eventsKind: UInt8 = 3, snapshotKind: UInt8 = 4
     /// Events waiting for the journal (three words each).
-    public static let queuedEvents = 16
+    public static let queuedEvents = 12
     /// Snapshot sampling period (two 100 ms slots) and ring size in words.
     public static let samplePeriodSlots = 2
-    public static let ringWords = 208
+    public static let ringWords = 160
 
     public internal(set) var journal: Journal<72>
     public private(set) var isAvailable = false
-    var queue = InlineArray<48, UInt32>(repeating: 0)
+    var queue = InlineArray<36, UInt32>(repeating: 0)
     var queueCount = 0
     /// Events dropped because the queue was full (the journal could not keep up).
     public internal(set) var droppedEvents: UInt32 = 0
     // Snapshot ring: samples of `stride` words; `capacity` of them fit.
-    var ring = InlineArray<208, UInt32>(repeating: 0)
+    var ring = InlineArray<160, UInt32>(repeating: 0)
     var stride = 1, capacity = 1
     var next = 0, filled = 0
     var slotPhase = 0
@@ -187,7 +187,7 @@ extension ControlLoop {
             }
         }
 
-        if !persistence.checkpoints.isWriting && !blackBox.journal.isWriting {
+        if !hundredMillisecondSlot && !persistence.checkpoints.isWriting && !blackBox.journal.isWriting {
             if blackBox.queueCount > 0 {
                 if blackBox.journal.open(kind: BlackBox.eventsKind) {
                     for i in 0..<3 * blackBox.queueCount { blackBox.journal.put(blackBox.queue[i]) }

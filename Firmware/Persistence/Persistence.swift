@@ -175,7 +175,10 @@ extension ControlLoop {
             persistence.restoreOutcome = .empty
             return
         }
-        @inline(__always) func word(_ i: Int) -> UInt32 { persistence.checkpoints.payloadWord(&board.store, scan, i) }
+        // The header words into a small table (one read loop: compact code for a once-a-boot path).
+        var header = InlineArray<16, UInt32>(repeating: 0)
+        for i in 0..<Persistence.headerWords { header[i] = persistence.checkpoints.payloadWord(&board.store, scan, i) }
+        @inline(__always) func word(_ i: Int) -> UInt32 { header[i] }
         let format = word(0)
         guard format &>> 16 == Persistence.formatVersion else {
             persistence.restoreOutcome = .unknownFormat(sequence: sequence)
@@ -193,7 +196,16 @@ extension ControlLoop {
             persistence.restoreOutcome = .configurationChanged(sequence: sequence)
             return
         }
-        for i in 0..<cells { persistence.bledBefore[i] = word(Persistence.headerWords + Persistence.elementWords * i + 9) }
+        var element = InlineArray<10, UInt32>(repeating: 0)
+        func readElement(_ i: Int) {
+            for k in 0..<Persistence.elementWords {
+                element[k] = persistence.checkpoints.payloadWord(&board.store, scan, Persistence.headerWords + Persistence.elementWords * i + k)
+            }
+        }
+        for i in 0..<cells {
+            readElement(i)
+            persistence.bledBefore[i] = element[9]
+        }
         // The SOC is trusted only when nothing can have moved charge after the checkpoint: it was
         // written with the contactors open (shutdown, opening, a latch) and no "connected" marker
         // follows it. Otherwise (a periodic checkpoint, or the pack connected again after it) the
@@ -208,12 +220,10 @@ extension ControlLoop {
             estimator.restoreTrend((Float(bitPattern: word(7)), Float(bitPattern: word(8)), Float(bitPattern: word(9)),
                                     Float(bitPattern: word(10)), Float(bitPattern: word(11))))
             for i in 0..<cells {
-                let b = Persistence.headerWords + Persistence.elementWords * i
-                estimator.resume(element: i, soc: socTrusted ? Float(bitPattern: word(b)) : .nan, displayed: Float(bitPattern: word(b + 1)),
-                                 socVariance: Float(bitPattern: word(b + 2)), currentOffset: Float(bitPattern: word(b + 3)),
-                                 drift: Float(bitPattern: word(b + 4)), hysteresis: Float(bitPattern: word(b + 5)),
-                                 capacityAh: Float(bitPattern: word(b + 6)), resistanceFactor: Float(bitPattern: word(b + 7)),
-                                 updates: word(b + 8))
+                readElement(i)
+                func f(_ k: Int) -> Float { Float(bitPattern: element[k]) }
+                estimator.resume(element: i, soc: socTrusted ? f(0) : .nan, displayed: f(1), socVariance: f(2), currentOffset: f(3),
+                                 drift: f(4), hysteresis: f(5), capacityAh: f(6), resistanceFactor: f(7), updates: element[8])
             }
         }
         #endif
@@ -268,10 +278,13 @@ extension ControlLoop {
             let due = persistence.lastCheckpointAt.map { now - $0 >= persistence.configuration.checkpointInterval } ?? true
             if due && (moved < 0 ? -moved : moved) >= threshold { persistence.reasonWaiting = .periodic }
         }
-        if let reason = persistence.reasonWaiting, !persistence.checkpoints.isWriting {
+        // A record is opened (and filled: a few hundred words of work) only on a tick without the
+        // 100 ms and 1 s slots, so it never adds to the slowest ticks; it waits at most 10 ms.
+        let quiet = !due.every100ms
+        if quiet, let reason = persistence.reasonWaiting, !persistence.checkpoints.isWriting {
             persistence.reasonWaiting = nil
             writeCheckpoint(reason: reason, now: now)
-        } else if persistence.markerWaiting, !persistence.checkpoints.isWriting, persistence.checkpoints.open(kind: Persistence.connectedMarkerKind) {
+        } else if quiet, persistence.markerWaiting, !persistence.checkpoints.isWriting, persistence.checkpoints.open(kind: Persistence.connectedMarkerKind) {
             // Connected: from now on the last checkpoint's SOC may go stale (a record of 5 words).
             persistence.markerWaiting = false
             persistence.checkpoints.put(persistence.bootCount)

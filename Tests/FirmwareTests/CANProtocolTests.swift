@@ -278,7 +278,8 @@ import Testing
 
     @Test func identityAndVoltageLimitsDescribeTheConfiguredPack() throws {
         var h = try Self.harness()
-        h.tick()
+        // The 1 s frames go out on tick 505 of each second (with the risk scoring).
+        for _ in 0...505 { h.tick() }
         let id = try CANMatrix.BMSIdentity.decode(try #require(h.loop.board.canBus.sent.first { $0.id.rawValue == CANMatrix.BMSIdentity.identifier }))
         #expect(id.cellCount == 4 && id.temperatureSensorCount == 2 && id.protocolVersion == 1)
         let v = try CANMatrix.BMSVoltageLimits.decode(try #require(h.loop.board.canBus.sent.first { $0.id.rawValue == CANMatrix.BMSVoltageLimits.identifier }))

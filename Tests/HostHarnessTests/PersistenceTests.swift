@@ -165,7 +165,7 @@ import Testing
         let snapshot = try #require(lines.firstIndex { $0.contains("snapshot of cell-undervoltage: ") })
         #expect(lines[snapshot].contains("every 200 ms"))
         let samples = lines[(snapshot + 1)...].filter { $0.hasPrefix("    ") }
-        #expect(samples.count == 11, "3 before (the trip came 0.5 s after connecting) and 8 after: \(result.output)")
+        #expect(samples.count == 9, "3 before (the trip came 0.5 s after connecting) and 6 after: \(result.output)")
         #expect(samples.contains { $0.contains("-0.") || $0.contains("-1.") }, "samples before the trip")
         #expect(samples.allSatisfy { $0.contains("cells ") && $0.contains("°C") })
         #expect(lines.contains { $0.hasPrefix("boot 2  +0:00:00.000  boot: restored checkpoint") }, "\(result.output)")

@@ -49,8 +49,8 @@ extension CANMatrix {
         /// The frame for these values (with the E2E CRC when the message has one).
         public func encode() -> CANFrame {
             var frame = CANFrame(id: CANIdentifier(standard: 0x080)!, format: .classic, length: 8)!
-            CANPayload.insert(UInt32(truncatingIfNeeded: counter), start: 8, length: 4, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: stateRequest), start: 12, length: 4, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: counter), start: 8, length: 4, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: stateRequest), start: 12, length: 4, into: &frame)
             frame[0] = E2E.profile1CRC(frame, dataID: 0x080)
             return frame
         }
@@ -89,8 +89,8 @@ extension CANMatrix {
         /// The frame for these values (with the E2E CRC when the message has one).
         public func encode() -> CANFrame {
             var frame = CANFrame(id: CANIdentifier(standard: 0x081)!, format: .classic, length: 8)!
-            CANPayload.insert(UInt32(truncatingIfNeeded: counter), start: 8, length: 4, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: stateRequest), start: 12, length: 4, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: counter), start: 8, length: 4, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: stateRequest), start: 12, length: 4, into: &frame)
             frame[0] = E2E.profile1CRC(frame, dataID: 0x081)
             return frame
         }
@@ -510,11 +510,11 @@ extension CANMatrix {
         /// The frame for these values (with the E2E CRC when the message has one).
         public func encode() -> CANFrame {
             var frame = CANFrame(id: CANIdentifier(standard: 0x102)!, format: .classic, length: 8)!
-            CANPayload.insert(UInt32(truncatingIfNeeded: counter), start: 8, length: 4, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: answeredRequest), start: 12, length: 4, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: requestSource), start: 16, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: answer), start: 18, length: 4, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: answerSequence), start: 24, length: 8, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: counter), start: 8, length: 4, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: answeredRequest), start: 12, length: 4, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: requestSource), start: 16, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: answer), start: 18, length: 4, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: answerSequence), start: 24, length: 8, into: &frame)
             frame[0] = E2E.profile1CRC(frame, dataID: 0x102)
             return frame
         }
@@ -583,21 +583,21 @@ extension CANMatrix {
         /// The frame for these values (with the E2E CRC when the message has one).
         public func encode() -> CANFrame {
             var frame = CANFrame(id: CANIdentifier(standard: 0x110)!, format: .classic, length: 8)!
-            CANPayload.insert(UInt32(truncatingIfNeeded: counter), start: 8, length: 4, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: bmsState), start: 12, length: 4, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: operatingMode), start: 16, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: highestTier), start: 18, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: mainPositive), start: 20, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: mainNegative), start: 22, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: precharge), start: 24, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: balancingActive), start: 26, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: powerDerated), start: 27, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: requestTimeout), start: 28, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: stateSaved), start: 29, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: integrityErrors), start: 32, length: 8, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: stateReason), start: 40, length: 8, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: loopOverruns), start: 48, length: 8, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: missedTicks), start: 56, length: 8, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: counter), start: 8, length: 4, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: bmsState), start: 12, length: 4, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: operatingMode), start: 16, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: highestTier), start: 18, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: mainPositive), start: 20, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: mainNegative), start: 22, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: precharge), start: 24, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: balancingActive), start: 26, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: powerDerated), start: 27, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: requestTimeout), start: 28, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: stateSaved), start: 29, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: integrityErrors), start: 32, length: 8, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: stateReason), start: 40, length: 8, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: loopOverruns), start: 48, length: 8, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: missedTicks), start: 56, length: 8, into: &frame)
             frame[0] = E2E.profile1CRC(frame, dataID: 0x110)
             return frame
         }
@@ -681,25 +681,25 @@ extension CANMatrix {
         /// The frame for these values (with the E2E CRC when the message has one).
         public func encode() -> CANFrame {
             var frame = CANFrame(id: CANIdentifier(standard: 0x111)!, format: .classic, length: 8)!
-            CANPayload.insert(UInt32(truncatingIfNeeded: counter), start: 8, length: 4, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: cellOvervoltage), start: 16, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: cellUndervoltage), start: 18, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: overtemperatureCharge), start: 20, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: overtemperatureDischarge), start: 22, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: undertemperatureCharge), start: 24, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: undertemperatureDischarge), start: 26, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: overcurrentCharge), start: 28, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: overcurrentDischarge), start: 30, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: temperatureRiseRate), start: 32, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: cellVoltageImplausible), start: 34, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: cellVoltageStale), start: 36, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: temperatureSensorFault), start: 38, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: currentMeasurementFault), start: 40, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: sumOfCellsMismatch), start: 42, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: stuckCellVoltage), start: 44, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: contactorFeedback), start: 46, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: contactorWelded), start: 48, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: prechargeFailed), start: 50, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: counter), start: 8, length: 4, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: cellOvervoltage), start: 16, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: cellUndervoltage), start: 18, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: overtemperatureCharge), start: 20, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: overtemperatureDischarge), start: 22, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: undertemperatureCharge), start: 24, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: undertemperatureDischarge), start: 26, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: overcurrentCharge), start: 28, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: overcurrentDischarge), start: 30, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: temperatureRiseRate), start: 32, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: cellVoltageImplausible), start: 34, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: cellVoltageStale), start: 36, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: temperatureSensorFault), start: 38, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: currentMeasurementFault), start: 40, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: sumOfCellsMismatch), start: 42, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: stuckCellVoltage), start: 44, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: contactorFeedback), start: 46, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: contactorWelded), start: 48, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: prechargeFailed), start: 50, length: 2, into: &frame)
             frame[0] = E2E.profile1CRC(frame, dataID: 0x111)
             return frame
         }
@@ -787,25 +787,25 @@ extension CANMatrix {
         /// The frame for these values (with the E2E CRC when the message has one).
         public func encode() -> CANFrame {
             var frame = CANFrame(id: CANIdentifier(standard: 0x112)!, format: .classic, length: 8)!
-            CANPayload.insert(UInt32(truncatingIfNeeded: counter), start: 8, length: 4, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: cellOvervoltageLatched), start: 16, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: cellUndervoltageLatched), start: 17, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: overtemperatureChargeLatched), start: 18, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: overtemperatureDischargeLatched), start: 19, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: undertemperatureChargeLatched), start: 20, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: undertemperatureDischargeLatched), start: 21, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: overcurrentChargeLatched), start: 22, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: overcurrentDischargeLatched), start: 23, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: temperatureRiseRateLatched), start: 24, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: cellVoltageImplausibleLatched), start: 25, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: cellVoltageStaleLatched), start: 26, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: temperatureSensorFaultLatched), start: 27, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: currentMeasurementFaultLatched), start: 28, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: sumOfCellsMismatchLatched), start: 29, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: stuckCellVoltageLatched), start: 30, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: contactorFeedbackLatched), start: 31, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: contactorWeldedLatched), start: 32, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: prechargeFailedLatched), start: 33, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: counter), start: 8, length: 4, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: cellOvervoltageLatched), start: 16, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: cellUndervoltageLatched), start: 17, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: overtemperatureChargeLatched), start: 18, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: overtemperatureDischargeLatched), start: 19, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: undertemperatureChargeLatched), start: 20, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: undertemperatureDischargeLatched), start: 21, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: overcurrentChargeLatched), start: 22, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: overcurrentDischargeLatched), start: 23, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: temperatureRiseRateLatched), start: 24, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: cellVoltageImplausibleLatched), start: 25, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: cellVoltageStaleLatched), start: 26, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: temperatureSensorFaultLatched), start: 27, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: currentMeasurementFaultLatched), start: 28, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: sumOfCellsMismatchLatched), start: 29, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: stuckCellVoltageLatched), start: 30, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: contactorFeedbackLatched), start: 31, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: contactorWeldedLatched), start: 32, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: prechargeFailedLatched), start: 33, length: 1, into: &frame)
             frame[0] = E2E.profile1CRC(frame, dataID: 0x112)
             return frame
         }
@@ -867,10 +867,10 @@ extension CANMatrix {
         /// The frame for these values (with the E2E CRC when the message has one).
         public func encode() -> CANFrame {
             var frame = CANFrame(id: CANIdentifier(standard: 0x113)!, format: .classic, length: 8)!
-            CANPayload.insert(UInt32(truncatingIfNeeded: maxChargeVoltage), start: 0, length: 16, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: minDischargeVoltage), start: 16, length: 16, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: maxCellVoltageLimit), start: 32, length: 16, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: minCellVoltageLimit), start: 48, length: 16, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: maxChargeVoltage), start: 0, length: 16, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: minDischargeVoltage), start: 16, length: 16, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: maxCellVoltageLimit), start: 32, length: 16, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: minCellVoltageLimit), start: 48, length: 16, into: &frame)
             return frame
         }
 
@@ -916,11 +916,11 @@ extension CANMatrix {
         /// The frame for these values (with the E2E CRC when the message has one).
         public func encode() -> CANFrame {
             var frame = CANFrame(id: CANIdentifier(standard: 0x120)!, format: .classic, length: 8)!
-            CANPayload.insert(UInt32(truncatingIfNeeded: soc), start: 0, length: 10, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: socBound), start: 10, length: 8, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: socMin), start: 18, length: 10, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: socMax), start: 28, length: 10, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: socSource), start: 38, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: soc), start: 0, length: 10, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: socBound), start: 10, length: 8, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: socMin), start: 18, length: 10, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: socMax), start: 28, length: 10, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: socSource), start: 38, length: 2, into: &frame)
             return frame
         }
 
@@ -968,11 +968,11 @@ extension CANMatrix {
         /// The frame for these values (with the E2E CRC when the message has one).
         public func encode() -> CANFrame {
             var frame = CANFrame(id: CANIdentifier(standard: 0x121)!, format: .classic, length: 8)!
-            CANPayload.insert(UInt32(truncatingIfNeeded: minCellVoltage), start: 0, length: 16, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: maxCellVoltage), start: 16, length: 16, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: meanCellVoltage), start: 32, length: 16, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: minCellIndex), start: 48, length: 8, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: maxCellIndex), start: 56, length: 8, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: minCellVoltage), start: 0, length: 16, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: maxCellVoltage), start: 16, length: 16, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: meanCellVoltage), start: 32, length: 16, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: minCellIndex), start: 48, length: 8, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: maxCellIndex), start: 56, length: 8, into: &frame)
             return frame
         }
 
@@ -1020,11 +1020,11 @@ extension CANMatrix {
         /// The frame for these values (with the E2E CRC when the message has one).
         public func encode() -> CANFrame {
             var frame = CANFrame(id: CANIdentifier(standard: 0x122)!, format: .classic, length: 8)!
-            CANPayload.insert(UInt32(bitPattern: Int32(truncatingIfNeeded: minTemperature)), start: 0, length: 16, into: &frame)
-            CANPayload.insert(UInt32(bitPattern: Int32(truncatingIfNeeded: maxTemperature)), start: 16, length: 16, into: &frame)
-            CANPayload.insert(UInt32(bitPattern: Int32(truncatingIfNeeded: meanTemperature)), start: 32, length: 16, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: minSensorIndex), start: 48, length: 8, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: maxSensorIndex), start: 56, length: 8, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(bitPattern: Int32(truncatingIfNeeded: minTemperature)), start: 0, length: 16, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(bitPattern: Int32(truncatingIfNeeded: maxTemperature)), start: 16, length: 16, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(bitPattern: Int32(truncatingIfNeeded: meanTemperature)), start: 32, length: 16, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: minSensorIndex), start: 48, length: 8, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: maxSensorIndex), start: 56, length: 8, into: &frame)
             return frame
         }
 
@@ -1065,9 +1065,9 @@ extension CANMatrix {
         /// The frame for these values (with the E2E CRC when the message has one).
         public func encode() -> CANFrame {
             var frame = CANFrame(id: CANIdentifier(standard: 0x123)!, format: .classic, length: 8)!
-            CANPayload.insert(UInt32(truncatingIfNeeded: balancingCells), start: 0, length: 32, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: balancingCount), start: 32, length: 8, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: bledCharge), start: 40, length: 24, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: balancingCells), start: 0, length: 32, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: balancingCount), start: 32, length: 8, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: bledCharge), start: 40, length: 24, into: &frame)
             return frame
         }
 
@@ -1146,8 +1146,8 @@ extension CANMatrix {
         /// The frame for these values (with the E2E CRC when the message has one).
         public func encode() -> CANFrame {
             var frame = CANFrame(id: CANIdentifier(standard: 0x131)!, format: .classic, length: 8)!
-            CANPayload.insert(UInt32(truncatingIfNeeded: temperatureGroup), start: 0, length: 8, into: &frame)
-            for i in 0..<4 { CANPayload.insert(UInt32(bitPattern: Int32(truncatingIfNeeded: temperature[i])), start: 8 + 12 * i, length: 12, into: &frame) }
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: temperatureGroup), start: 0, length: 8, into: &frame)
+            for i in 0..<4 { CANPayload.insertOutOfLine(UInt32(bitPattern: Int32(truncatingIfNeeded: temperature[i])), start: 8 + 12 * i, length: 12, into: &frame) }
             return frame
         }
 
@@ -1193,11 +1193,11 @@ extension CANMatrix {
         /// The frame for these values (with the E2E CRC when the message has one).
         public func encode() -> CANFrame {
             var frame = CANFrame(id: CANIdentifier(standard: 0x140)!, format: .classic, length: 8)!
-            CANPayload.insert(UInt32(truncatingIfNeeded: sohCapacity), start: 0, length: 8, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: sohResistance), start: 8, length: 10, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: equivalentFullCycles), start: 18, length: 16, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: usableCharge), start: 34, length: 16, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: weakestElement), start: 50, length: 8, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: sohCapacity), start: 0, length: 8, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: sohResistance), start: 8, length: 10, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: equivalentFullCycles), start: 18, length: 16, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: usableCharge), start: 34, length: 16, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: weakestElement), start: 50, length: 8, into: &frame)
             return frame
         }
 
@@ -1261,18 +1261,18 @@ extension CANMatrix {
         /// The frame for these values (with the E2E CRC when the message has one).
         public func encode() -> CANFrame {
             var frame = CANFrame(id: CANIdentifier(standard: 0x141)!, format: .classic, length: 8)!
-            CANPayload.insert(UInt32(truncatingIfNeeded: rank1Cell), start: 0, length: 6, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: rank1Score), start: 6, length: 7, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: rank1Reason), start: 13, length: 5, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: rank2Cell), start: 18, length: 6, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: rank2Score), start: 24, length: 7, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: rank2Reason), start: 31, length: 5, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: rank3Cell), start: 36, length: 6, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: rank3Score), start: 42, length: 7, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: rank3Reason), start: 49, length: 5, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: alertLevel), start: 54, length: 2, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: sensorSuspect), start: 56, length: 1, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: suspectCell), start: 57, length: 6, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: rank1Cell), start: 0, length: 6, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: rank1Score), start: 6, length: 7, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: rank1Reason), start: 13, length: 5, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: rank2Cell), start: 18, length: 6, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: rank2Score), start: 24, length: 7, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: rank2Reason), start: 31, length: 5, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: rank3Cell), start: 36, length: 6, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: rank3Score), start: 42, length: 7, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: rank3Reason), start: 49, length: 5, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: alertLevel), start: 54, length: 2, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: sensorSuspect), start: 56, length: 1, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: suspectCell), start: 57, length: 6, into: &frame)
             return frame
         }
 
@@ -1324,12 +1324,12 @@ extension CANMatrix {
         /// The frame for these values (with the E2E CRC when the message has one).
         public func encode() -> CANFrame {
             var frame = CANFrame(id: CANIdentifier(standard: 0x142)!, format: .classic, length: 8)!
-            CANPayload.insert(UInt32(truncatingIfNeeded: firmwareMajor), start: 0, length: 8, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: firmwareMinor), start: 8, length: 8, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: firmwarePatch), start: 16, length: 8, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: protocolVersion), start: 24, length: 8, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: cellCount), start: 32, length: 8, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: temperatureSensorCount), start: 40, length: 8, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: firmwareMajor), start: 0, length: 8, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: firmwareMinor), start: 8, length: 8, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: firmwarePatch), start: 16, length: 8, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: protocolVersion), start: 24, length: 8, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: cellCount), start: 32, length: 8, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: temperatureSensorCount), start: 40, length: 8, into: &frame)
             return frame
         }
 
@@ -1365,7 +1365,7 @@ extension CANMatrix {
         /// The frame for these values (with the E2E CRC when the message has one).
         public func encode() -> CANFrame {
             var frame = CANFrame(id: CANIdentifier(standard: 0x1F0)!, format: .classic, length: 8)!
-            CANPayload.insert(UInt32(truncatingIfNeeded: command), start: 0, length: 4, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: command), start: 0, length: 4, into: &frame)
             return frame
         }
 
@@ -1406,10 +1406,10 @@ extension CANMatrix {
         /// The frame for these values (with the E2E CRC when the message has one).
         public func encode() -> CANFrame {
             var frame = CANFrame(id: CANIdentifier(standard: 0x1F1)!, format: .classic, length: 8)!
-            CANPayload.insert(UInt32(truncatingIfNeeded: wordIndex), start: 0, length: 16, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: pageWords), start: 16, length: 12, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: pages), start: 28, length: 4, into: &frame)
-            CANPayload.insert(UInt32(truncatingIfNeeded: word), start: 32, length: 32, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: wordIndex), start: 0, length: 16, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: pageWords), start: 16, length: 12, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: pages), start: 28, length: 4, into: &frame)
+            CANPayload.insertOutOfLine(UInt32(truncatingIfNeeded: word), start: 32, length: 32, into: &frame)
             return frame
         }
 

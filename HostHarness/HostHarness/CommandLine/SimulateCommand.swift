@@ -98,7 +98,7 @@ public enum SimulateCommand: HarnessCommand {
     static func earlyWarningText(_ h: CellHealthMonitor) -> String {
         let levels = ["none", "watch", "warning", "critical"]
         var text = "highest alert \(levels[Int(h.highestLevel.rawValue)])"
-        let ranked = h.ranking(3)
+        let ranked = h.ranked
         if ranked.count > 0 {
             var parts: [String] = []
             for k in 0..<ranked.count {

@@ -305,9 +305,12 @@ public enum DBCCodeGenerator {
         o += "        /// The frame for these values (with the E2E CRC when the message has one).\n"
         o += "        public func encode() -> CANFrame {\n"
         o += "            var frame = CANFrame(id: CANIdentifier(standard: \(hex(m.id)))!, format: \(format), length: \(m.length))!\n"
+        // Messages sent every 10 ms or faster inline their bit packing (speed on the 1 ms path);
+        // slower and on-event ones call it (flash: Docs/firmware-budget.md).
+        let packer = m.cycleTimeMilliseconds > 0 && m.cycleTimeMilliseconds <= 10 ? "insert" : "insertOutOfLine"
         func insert(_ value: String, _ s: DBCSignal, start: String) -> String {
             let bits = s.isSigned ? "UInt32(bitPattern: Int32(truncatingIfNeeded: \(value)))" : "UInt32(truncatingIfNeeded: \(value))"
-            return "CANPayload.insert(\(bits), start: \(start), length: \(s.length), into: &frame)"
+            return "CANPayload.\(packer)(\(bits), start: \(start), length: \(s.length), into: &frame)"
         }
         if let counter { o += "            \(insert("counter", counter, start: "\(counter.start)"))\n" }
         if let mux { o += "            \(insert(lowerCamel(mux.name), mux, start: "\(mux.start)"))\n" }
