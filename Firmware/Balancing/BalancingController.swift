@@ -58,7 +58,8 @@ public struct BalancingController: Sendable {
     var resend = false
     var targetsTakenAt = never
 
-    init(cellCount: Int) {
+    /// (Public for the fleet benchmark, which runs the early warning's stages at 1 s without the loop.)
+    public init(cellCount: Int) {
         remaining = PerCell(repeating: 0, count: cellCount)
         bled = PerCell(repeating: 0, count: cellCount)
     }
@@ -79,10 +80,10 @@ public struct BalancingController: Sendable {
 
     /// Stage `balancing` (every 100 ms): decides the bleeding cells; returns the command when it
     /// changed (nil otherwise).
-    mutating func update(now: Instant, measurements m: inout Measurements, cells stats: borrowing @_addressable PackStatistics<Millivolts>?,
-                         temperatures: borrowing @_addressable PackStatistics<DeciCelsius>?, faults: FaultStatus, suspect: CellSet,
-                         capability: BalancingCapability,
-                         configuration c: borrowing @_addressable PackConfiguration, dt: Microseconds) -> BalancingCommand? {
+    public mutating func update(now: Instant, measurements m: inout Measurements, cells stats: borrowing @_addressable PackStatistics<Millivolts>?,
+                                temperatures: borrowing @_addressable PackStatistics<DeciCelsius>?, faults: FaultStatus, suspect: CellSet,
+                                capability: BalancingCapability,
+                                configuration c: borrowing @_addressable PackConfiguration, dt: Microseconds) -> BalancingCommand? {
         let b = c.balancing, t = now.microsecondsSinceOrigin
         // Account what bled during the last interval.
         let bleedCurrent: Int32

@@ -37,8 +37,8 @@ public struct HealthConfiguration: Sendable {
     /// A rest this long (s) gives a relaxed point; relaxed points this far apart within one rest
     /// measure leakage; charge this large (fraction of the capacity) between relaxed points
     /// measures capacity.
-    public var relaxationSeconds: Float = 1_800
-    public var leakWindowSeconds: Float = 7_200
+    public var relaxationSeconds: Float = 1_200
+    public var leakWindowSeconds: Float = 3_600
     public var capacityChargeFraction: Float = 0.3
     /// A current change this large within 100 ms (fraction of 1C) measures resistance.
     public var stepFraction: Float = 0.5
@@ -53,6 +53,8 @@ public struct HealthConfiguration: Sendable {
     /// (I/1C)² of the last minute's load: uneven cooling is not an anomaly.
     public var thermalSpreadKelvin: Float = 1.5
     public var thermalSpreadPerCRateSquared: Float = 1.5
+    /// A sensor warming this much faster than the others' median (K/min) scores 50.
+    public var thermalRiseAlertKelvinPerMinute: Float = 0.5
     /// Factor on the current limits while a thermal anomaly is at warning or above.
     public var thermalDerate: Float = 0.5
     public init(ratedCapacityAh: Float, restCurrent: Milliamperes) {
@@ -72,8 +74,10 @@ public struct CellHealth: Sendable {
     public var capacityEstimates: UInt16 = 0
     public var resistanceRatio: Float = 1
     public var resistanceSteps: UInt16 = 0
-    /// For a cell with a temperature sensor: how much warmer than the load explains (K), smoothed.
+    /// For a cell with a temperature sensor: how much warmer than the load explains (K), smoothed;
+    /// and how much faster than the other sensors it warms (K/min, over the last minute).
     public var thermalExcessKelvin: Float = 0
+    public var thermalRiseKelvinPerMinute: Float = 0
     /// Risk score 0…100, its reason and the alert level.
     public var score: Float = 0
     public var reason: RiskReason = .none
@@ -88,7 +92,7 @@ public struct CellHealth: Sendable {
 
 /// The early-warning state of a pack (see the file comment).
 public struct CellHealthMonitor: Sendable {
-    public private(set) var cells: PerCell<CellHealth>
+    public internal(set) var cells: PerCell<CellHealth>
     public private(set) var configuration: HealthConfiguration
     /// Which cell each temperature sensor sits on.
     var sensorCells: FixedList<16, UInt8>
@@ -222,6 +226,12 @@ public struct CellHealthMonitor: Sendable {
                     takePoint(end: false, chargeNanocoulombs: chargeNanocoulombs, bled: bled, curve: curve, at: uptimeSeconds)
                     haveStart = true
                     if haveEnd { measureCapacity() }
+                } else if haveStart && uptimeSeconds - startOfRest.seconds >= 2 * configuration.leakWindowSeconds && relaxed() {
+                    // A long rest (a night) measures its leakage in windows as it goes: the
+                    // present moment closes one, and starts the next.
+                    takePoint(end: true, chargeNanocoulombs: chargeNanocoulombs, bled: bled, curve: curve, at: uptimeSeconds)
+                    measureLeakage()
+                    takePoint(end: false, chargeNanocoulombs: chargeNanocoulombs, bled: bled, curve: curve, at: uptimeSeconds)
                 }
             }
         } else if restSeconds > 0 {
@@ -349,6 +359,10 @@ public struct CellHealthMonitor: Sendable {
         }
         var others = suspectTemperatureSensors
         guard let median = CellHealthMonitor.median(values, excluding: others) else { return }
+        // Each sensor's warming over the last second, and the others' median of it.
+        var rises = PerCell<Float>(filler: 0)
+        for s in 0..<n { rises.append(values[s] - previousTemperatures[s]) }
+        let medianRise = CellHealthMonitor.median(rises, excluding: others) ?? 0
         let allowed = configuration.thermalSpreadKelvin + configuration.thermalSpreadPerCRateSquared * loadSquared
         for s in 0..<n {
             let t = values[s]
@@ -363,6 +377,9 @@ public struct CellHealthMonitor: Sendable {
             guard cell < cells.count, t.isFinite, !others.contains(s) else { continue }
             let excess = t - median - allowed
             cells[cell].thermalExcessKelvin += ((excess > 0 ? excess : 0) - cells[cell].thermalExcessKelvin) * min(1, dt / 60)
+            // Averaged signed (noise and 0.1 K steps cancel), judged by its positive part.
+            let rise = rises[s].isFinite ? (rises[s] - medianRise) * 60 / dt : 0
+            cells[cell].thermalRiseKelvinPerMinute += (rise - cells[cell].thermalRiseKelvinPerMinute) * min(1, dt / 60)
         }
         suspectTemperatureSensors = others
     }
@@ -406,7 +423,8 @@ public struct CellHealthMonitor: Sendable {
             if h.resistanceSteps >= 20 {
                 consider(robust((h.resistanceRatio - 1) / c.resistanceAlert, h.resistanceRatio - (resistanceSpread?.median ?? 1), resistanceSpread), .resistanceGrowth)
             }
-            consider(h.thermalExcessKelvin / c.thermalAlertKelvin, .thermalAnomaly)
+            let rising = h.thermalRiseKelvinPerMinute > 0 ? h.thermalRiseKelvinPerMinute : 0
+            consider(max(h.thermalExcessKelvin / c.thermalAlertKelvin, rising / c.thermalRiseAlertKelvinPerMinute), .thermalAnomaly)
             var s = 50 * worst
             if reason == .leakage && h.leakageTrend > 0 { s += min(10, 10 * h.leakageTrend / c.leakageAlertMilliamperes) }
             s = s < 0 ? 0 : (s > 100 ? 100 : s)

@@ -46,7 +46,8 @@ public struct Measurements: Sendable {
     /// Pack and link voltages are plausible from −1 V up to the stack of plausible cell maxima.
     var plausibleStackVoltage = Millivolts(-1_000)...Millivolts(0)
 
-    init(configuration: borrowing @_addressable PackConfiguration) {
+    /// (Public for the fleet benchmark, which runs the early warning's stages at 1 s without the loop.)
+    public init(configuration: borrowing @_addressable PackConfiguration) {
         reset(configuration: configuration)
     }
 
@@ -83,12 +84,12 @@ public struct Measurements: Sendable {
 
     /// Statistics over the validated cell voltages and temperatures, read in place (stages
     /// `cellStatistics` and `temperatureStatistics`).
-    mutating func cellVoltageStatistics() -> PackStatistics<Millivolts>? { PackStatistics.over(&cells.cellVoltages) }
-    mutating func temperatureStatistics() -> PackStatistics<DeciCelsius>? { PackStatistics.over(&cells.temperatures) }
+    public mutating func cellVoltageStatistics() -> PackStatistics<Millivolts>? { PackStatistics.over(&cells.cellVoltages) }
+    public mutating func temperatureStatistics() -> PackStatistics<DeciCelsius>? { PackStatistics.over(&cells.temperatures) }
 
     /// Stage `sample`, first half: reads the cell monitor. A failed read leaves every raw cell
     /// reading `.notMeasured` and is counted by kind.
-    mutating func sample<Monitor: CellMonitor>(cellMonitor: inout Monitor) {
+    public mutating func sample<Monitor: CellMonitor>(cellMonitor: inout Monitor) {
         raw.invalidateAll()
         do {
             try cellMonitor.measure(into: &raw)
@@ -99,7 +100,7 @@ public struct Measurements: Sendable {
     }
 
     /// Stage `sample`, second half: reads the current sensor (same failure rule).
-    mutating func sample<Sensor: CurrentSensor>(currentSensor: inout Sensor) {
+    public mutating func sample<Sensor: CurrentSensor>(currentSensor: inout Sensor) {
         do {
             rawPack = try currentSensor.measure()
         } catch {
@@ -109,7 +110,7 @@ public struct Measurements: Sendable {
     }
 
     /// Stage `validate`: applies the plausibility and staleness rules to this tick's raw readings.
-    mutating func validate(now: Instant, configuration c: borrowing @_addressable PackConfiguration) {
+    public mutating func validate(now: Instant, configuration c: borrowing @_addressable PackConfiguration) {
         // Locals: a borrowed parameter cannot be captured by the closures below.
         let timeout = c.measurementTimeout, plausibleCellVoltage = c.plausibleCellVoltage
         let plausibleTemperature = c.plausibleTemperature

@@ -100,7 +100,8 @@ public struct PowerLimiter: Sendable {
     /// when known) and `chargeStateOfCharge` charge (the strongest's; nil: the same as discharge).
     mutating func update(measurements m: inout Measurements, cells: borrowing @_addressable PackStatistics<Millivolts>?,
                          temperatures: borrowing @_addressable PackStatistics<DeciCelsius>?, stateOfCharge: Float?, chargeStateOfCharge: Float? = nil,
-                         faults: FaultStatus, connected: OperatingMode?, configuration c: borrowing @_addressable PackConfiguration, dt: Microseconds) {
+                         faults: FaultStatus, connected: OperatingMode?, configuration c: borrowing @_addressable PackConfiguration, dt: Microseconds,
+                         healthFactor: Float = 1) {
         estimateHeating(measurements: &m, cells: cells, configuration: c.powerLimits, seconds: Float(Int(dt.saturatedInt32)) / 1_000_000)
         var target = PowerLimits()
         if let mode = connected, faults.safety.isEmpty, let current = m.pack.current.validValue {
@@ -125,9 +126,10 @@ public struct PowerLimiter: Sendable {
                 if !faults.derating.isEmpty { faultFactor = c.powerLimits.recommendedSafetyFactor } else if !faults.warnings.isEmpty { faultFactor = c.powerLimits.maximumOperatingFactor }
                 let chargeScale = socFactor.charge * temperatureFactor.charge * faultFactor * (mode == .drive || mode == .charge ? 1 : 0)
                 let dischargeScale = socFactor.discharge * temperatureFactor.discharge * faultFactor * (mode == .drive ? 1 : 0)
+                // `healthFactor`, the early warning's derate for a thermal anomaly (Firmware/Health/),
+                // applies after the ratings' ceiling: it halves what the pack may deliver.
                 func clamp(_ x: Float, _ ceiling: Milliamperes) -> Milliamperes {
-                    let scaled = x
-                    return Milliamperes(Int32(min(scaled, Float(Int(ceiling.rawValue)))))
+                    Milliamperes(Int32(min(x, Float(Int(ceiling.rawValue))) * healthFactor))
                 }
                 target.charge2s = clamp(limit(chargeRoom, r2s, 1) * chargeScale, c.powerLimits.maximumCharge.0)
                 target.charge10s = clamp(limit(chargeRoom, r10s, 1) * chargeScale, c.powerLimits.maximumCharge.1)
@@ -208,13 +210,3 @@ public struct PowerLimiter: Sendable {
     }
 }
 
-extension PowerLimiter {
-    /// Scales every limit by `factor` (0…1) until the next update: the early warning's derate for
-    /// a thermal anomaly (Firmware/Health/), before any hard limit is reached.
-    mutating func derate(by factor: Float) {
-        func scaled(_ m: Milliamperes) -> Milliamperes { Milliamperes(Int32(Float(Int(m.rawValue)) * factor)) }
-        limits.charge2s = scaled(limits.charge2s); limits.charge10s = scaled(limits.charge10s); limits.charge30s = scaled(limits.charge30s)
-        limits.discharge2s = scaled(limits.discharge2s); limits.discharge10s = scaled(limits.discharge10s)
-        limits.discharge30s = scaled(limits.discharge30s)
-    }
-}

@@ -68,7 +68,7 @@ func run(_ arguments: [String]) -> (status: Int32, output: String, error: String
         (["simulate", "--duration", "forever"], "bms-harness simulate: --duration: 'forever' is not a duration like 90s, 30m, 1h or 1h30m (up to 10 years) (see --help)\n"),
         (["simulate", "--duration"], "bms-harness simulate: --duration needs a value (see --help)\n"),
         (["simulate", "extra"], "bms-harness simulate: unexpected argument 'extra' (see --help)\n"),
-        (["fly"], "bms-harness: unknown subcommand 'fly' (known: simulate, cell, protection, estimate, decode, replay, run, pack)\n"),
+        (["fly"], "bms-harness: unknown subcommand 'fly' (known: simulate, cell, protection, estimate, decode, replay, run, pack, fleet)\n"),
         (["protection", "everything"], "bms-harness protection: say what to measure: reaction-times, power-limits or balancing (not 'everything') (see --help)\n"),
         (["protection", "balancing", "--days", "0"], "bms-harness protection: --days: '0' is not a whole number from 1 to 60 (see --help)\n"),
     ] as [([String], String)])

@@ -34,7 +34,7 @@ extension HarnessCommand {
 
 public enum Harness {
     /// The subcommands, in the order `--help` lists them.
-    nonisolated(unsafe) public static let commands: [any HarnessCommand.Type] = [SimulateCommand.self, CellCommand.self, ProtectionCommand.self, EstimateCommand.self, DecodeCommand.self, ReplayCommand.self, RunCommand.self, PackCommand.self]
+    nonisolated(unsafe) public static let commands: [any HarnessCommand.Type] = [SimulateCommand.self, CellCommand.self, ProtectionCommand.self, EstimateCommand.self, DecodeCommand.self, ReplayCommand.self, RunCommand.self, PackCommand.self, FleetCommand.self]
 
     static let usage = "usage: bms-harness <subcommand> [options]   (bms-harness <subcommand> --help for its options)"
 

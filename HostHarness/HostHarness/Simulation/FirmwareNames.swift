@@ -54,3 +54,29 @@ extension BMSStateMachine.State {
         }
     }
 }
+
+extension AlertLevel {
+    /// As the outputs write it.
+    public var name: String {
+        switch self {
+        case .none: return "none"
+        case .watch: return "watch"
+        case .warning: return "warning"
+        case .critical: return "critical"
+        }
+    }
+}
+
+extension RiskReason {
+    /// As the outputs write it.
+    public var name: String {
+        switch self {
+        case .none: return "none"
+        case .leakage: return "leakage"
+        case .capacityFade: return "capacity-fade"
+        case .resistanceGrowth: return "resistance-growth"
+        case .voltageSag: return "voltage-sag"
+        case .thermalAnomaly: return "thermal-anomaly"
+        }
+    }
+}

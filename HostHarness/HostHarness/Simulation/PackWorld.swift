@@ -49,6 +49,9 @@ public struct PackWorld {
     var sinceSlowStep: Int64 = 0
     /// The vehicle controller's E2E counter for VCU_Request.
     var requestCounter: UInt8 = 0
+    /// How hard the rider rides: the delivery profile's currents (C-rates of the pack) times this
+    /// (1 = the profile as described; the fleet benchmark varies it per pack).
+    public let riderIntensity: Double
     /// The scenario's CAN faults active now: the fraction of frames to the BMS lost, corrupted.
     var busLoss = 0.0, busCorruption = 0.0
     /// Draws for the CAN faults (their own stream: other draws never shift).
@@ -63,15 +66,16 @@ public struct PackWorld {
         return VirtualPack(design: scenario.pack, faults: scenario.faults, random: &spread)
     }
 
-    public init(scenario: Scenario) {
+    public init(scenario: Scenario, riderIntensity: Double = 1) {
         self.scenario = scenario
+        self.riderIntensity = riderIntensity
         let root = SplitMix64(seed: scenario.seed)
         pack = PackWorld.makePack(scenario)
         var sensorRandom = root.derived(stream: Stream.sensors.rawValue)
         sensors = PackSensors(design: scenario.pack.sensors, pack: scenario.pack, random: &sensorRandom)
         let model = scenario.pack.cellModel
         let packCapacityAh = model.ratedCapacityAh * Double(scenario.pack.parallelCount)
-        load = scenario.load.makeController(packCapacityAh: packCapacityAh, random: root.derived(stream: Stream.load.rawValue))
+        load = scenario.load.makeController(packCapacityAh: packCapacityAh * riderIntensity, random: root.derived(stream: Stream.load.rawValue))
         busRandom = root.derived(stream: Stream.bus.rawValue)
         packResistance = Double(scenario.pack.seriesCount) / Double(scenario.pack.parallelCount)
             * (model.seriesResistance.value(stateOfCharge: 0.5, temperatureCelsius: 25) + model.r1.value(stateOfCharge: 0.5, temperatureCelsius: 25))
@@ -83,15 +87,17 @@ public struct PackWorld {
         scenario.load = profile
         scenario.loadObeysLimits = obeysLimits
         let packCapacityAh = scenario.pack.cellModel.ratedCapacityAh * Double(scenario.pack.parallelCount)
-        load = profile.makeController(packCapacityAh: packCapacityAh, random: SplitMix64(seed: scenario.seed).derived(stream: Stream.load.rawValue))
+        load = profile.makeController(packCapacityAh: packCapacityAh * riderIntensity, random: SplitMix64(seed: scenario.seed).derived(stream: Stream.load.rawValue))
     }
 
-    /// One millisecond: the contacts move, the load draws what the contactors and the BMS's
-    /// limits let it, the pack advances, and every 100 ms the temperatures, sensor faults and
-    /// peripheral faults are refreshed. Returns true when the peripheral faults were refreshed
-    /// (the caller shows them on its board).
-    public mutating func advance(contactors: inout VirtualContactorDriver, bms: BMSOutputs) -> Bool {
-        let period = ControlLoopTiming.tickPeriod
+    /// One step, a millisecond by default (the control loop's tick): the contacts move, the load
+    /// draws what the contactors and the BMS's limits let it, the pack advances, and every 100 ms
+    /// the temperatures, sensor faults and peripheral faults are refreshed. Returns true when the
+    /// peripheral faults were refreshed (the caller shows them on its board). The fleet benchmark
+    /// steps 1 s at a time (the load then holds its current for the whole step; the pack's circuit
+    /// is exact for a constant current, its thermal step runs with the step).
+    public mutating func advance(contactors: inout VirtualContactorDriver, bms: BMSOutputs,
+                                 step period: Microseconds = ControlLoopTiming.tickPeriod) -> Bool {
         contactors.advance(to: now)
         let limits = bms.limits
         let path = PackWorld.linkPath(contactors.positions)

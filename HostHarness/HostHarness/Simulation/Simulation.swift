@@ -26,6 +26,10 @@ public struct SimulationSample: Equatable, Sendable {
     public var chargeLimit: Double
     public var balancingCells: Int
     public var faults: String
+    /// The early warning: the highest alert level, and the top-ranked cell as
+    /// "cell:reason:score" (empty when no cell has a score).
+    public var alert: String
+    public var topRisk: String
 }
 
 /// The firmware running against a virtual pack, in one process: the pack's world on one side
@@ -187,7 +191,15 @@ public struct Simulation {
                          hottestCell: pack.elements.map(\.temperature).max() ?? 0, activity: load.activity.rawValue,
                          bmsState: loop.stateMachine.state.name, dischargeLimit: Double(loop.powerLimits.discharge2s.rawValue) / 1_000,
                          chargeLimit: Double(loop.powerLimits.charge2s.rawValue) / 1_000, balancingCells: loop.balancer.active.count,
-                         faults: loop.faultMonitor.status.warnings.names)
+                         faults: loop.faultMonitor.status.warnings.names,
+                         alert: loop.health.highestLevel.name, topRisk: Simulation.topRisk(loop.health))
+    }
+
+    /// "6:thermal-anomaly:72": the top-ranked cell (1-based), its reason and score.
+    static func topRisk(_ h: CellHealthMonitor) -> String {
+        guard h.ranked.count > 0 else { return "" }
+        let i = Int(h.ranked[0])
+        return "\(i + 1):\(h.cells[i].reason.name):\(Int(h.cells[i].score))"
     }
 
     /// Runs until `duration` of simulated time has passed, calling `record` once per simulated

@@ -9,7 +9,7 @@ import HAL
 public struct SimulationReport {
     public static let timeSeriesHeader =
         "time_s,current_a,soc_true,soc_est,cell_min_mv,cell_min_index,cell_max_mv,cell_max_index,cell_mean_mv,cell_spread_mv,temp_max_c,ambient_c,hottest_cell_c,activity,"
-        + "bms_state,discharge_limit_a,charge_limit_a,balancing_cells,faults\n"
+        + "bms_state,discharge_limit_a,charge_limit_a,balancing_cells,faults,alert,top_risk\n"
     public static let truthHeader = "time_s,cell,soc,capacity_ah,r0_mohm,r0_ref_mohm,temperature_c,leak_ma,voltage_v,faults\n"
     public private(set) var timeSeries = SimulationReport.timeSeriesHeader
     public private(set) var truth = SimulationReport.truthHeader
@@ -28,7 +28,8 @@ public struct SimulationReport {
         }
         row += "," + (s.temperatureStatistics.map { Fixed.text(Double($0.maximum.rawValue) / 10, decimals: 1) } ?? "")
         row += ",\(Fixed.text(s.ambient, decimals: 2)),\(Fixed.text(s.hottestCell, decimals: 2)),\(s.activity)"
-        row += ",\(s.bmsState),\(Fixed.text(s.dischargeLimit, decimals: 3)),\(Fixed.text(s.chargeLimit, decimals: 3)),\(s.balancingCells),\(s.faults)\n"
+        row += ",\(s.bmsState),\(Fixed.text(s.dischargeLimit, decimals: 3)),\(Fixed.text(s.chargeLimit, decimals: 3)),\(s.balancingCells),\(s.faults)"
+        row += ",\(s.alert),\(s.topRisk)\n"
         timeSeries += row
     }
 
