@@ -38,6 +38,10 @@ public struct HealthConfiguration: Sendable {
     /// measure leakage; charge this large (fraction of the capacity) between relaxed points
     /// measures capacity.
     public var relaxationSeconds: Float = 1_200
+    /// A stop this long (s) after a charge or discharge gives a quick point: not relaxed, but
+    /// every cell is about as far from relaxed as the others, so their differences hold. A
+    /// delivery stop at the end of a ride measures capacity against the last relaxed point.
+    public var quickPointSeconds: Float = 120
     public var leakWindowSeconds: Float = 3_600
     public var capacityChargeFraction: Float = 0.3
     /// A current change this large within 100 ms (fraction of 1C) measures resistance.
@@ -48,6 +52,11 @@ public struct HealthConfiguration: Sendable {
     public var leakageAlertMilliamperes: Float = 10
     public var resistanceAlert: Float = 0.3
     public var capacityAlert: Float = 0.08
+    /// Change since the cell's own baseline (learned over its first estimates) that scores 50:
+    /// resistance growth (fraction), capacity loss (fraction). Cells differ as built; a change
+    /// in one of them is the early sign.
+    public var resistanceChangeAlert: Float = 0.15
+    public var capacityChangeAlert: Float = 0.05
     public var thermalAlertKelvin: Float = 2
     /// How far one sensor may sit from the others' median at rest (K), and how much more per
     /// (I/1C)² of the last minute's load: uneven cooling is not an anomaly.
@@ -74,6 +83,11 @@ public struct CellHealth: Sendable {
     public var capacityEstimates: UInt16 = 0
     public var resistanceRatio: Float = 1
     public var resistanceSteps: UInt16 = 0
+    /// The cell's own baselines of both ratios (0 until learned): the mean of the smoothed
+    /// resistance ratio over steps 20…`baselineSteps`, and of the first `baselineEstimates`
+    /// capacity estimates.
+    public var resistanceBaseline: Float = 0
+    public var capacityBaseline: Float = 0
     /// For a cell with a temperature sensor: how much warmer than the load explains (K), smoothed;
     /// and how much faster than the other sensors it warms (K/min, over the last minute).
     public var thermalExcessKelvin: Float = 0
@@ -88,6 +102,37 @@ public struct CellHealth: Sendable {
     var jitter: Float = 0
     var restVoltage: Float = 0
     var previousRelative: Float = .nan
+}
+
+/// What the early warning has seen over the pack's life: kept in the checkpoint (words 12…15,
+/// Docs/persistence.md) so that a restart forgets neither which cells were alerted nor which
+/// voltage channels were found faulty.
+public struct RiskHistory: Sendable, Equatable {
+    /// Cells that reached watch, and warning or above, at any time.
+    public var everWatch = CellSet(), everWarning = CellSet()
+    /// Voltage channels found faulty (they stay out of the ranking after a restart).
+    public var suspectChannels = CellSet()
+    /// How many times a cell reached warning; the highest level reached; the cell ranked first
+    /// at the last alert (0xFF: none).
+    public var warnings: UInt16 = 0
+    public var highestLevel = AlertLevel.none
+    public var lastAlertedCell: UInt8 = 0xFF
+    public init() {}
+
+    /// The four checkpoint words, and back (the cell is stored plus one: 0, as in checkpoints
+    /// written before the history existed, is none).
+    public var words: (UInt32, UInt32, UInt32, UInt32) {
+        (everWarning.bits, everWatch.bits, suspectChannels.bits,
+         UInt32(warnings) &<< 16 | UInt32(highestLevel.rawValue) &<< 8 | UInt32(lastAlertedCell &+ 1))
+    }
+    public init(words w: (UInt32, UInt32, UInt32, UInt32)) {
+        everWarning = CellSet(bits: w.0)
+        everWatch = CellSet(bits: w.1)
+        suspectChannels = CellSet(bits: w.2)
+        warnings = UInt16(truncatingIfNeeded: w.3 &>> 16)
+        highestLevel = AlertLevel(rawValue: UInt8(truncatingIfNeeded: w.3 &>> 8)) ?? .none
+        lastAlertedCell = UInt8(truncatingIfNeeded: w.3) &- 1
+    }
 }
 
 /// The early-warning state of a pack (see the file comment).
@@ -119,6 +164,21 @@ public struct CellHealthMonitor: Sendable {
     public private(set) var suspectCells = CellSet()
     /// Up to three cells by score, highest first (suspect channels never; only scores above 0).
     public private(set) var ranked = FixedList<3, UInt8>(filler: 0)
+    /// The cells' spreads (median, MAD; MAD NaN: no spread) of leakage, capacity and resistance,
+    /// recomputed only when a feature or the suspect set changed (medians are most of the
+    /// scoring's cost).
+    var leakSpread = Spread(), capacitySpread = Spread(), resistanceSpread = Spread()
+    var spreadsStale = true
+    /// The pack's risk history (persisted).
+    public private(set) var history = RiskHistory()
+
+    /// A median and a MAD, or none (NaN).
+    struct Spread: Sendable {
+        var median: Float = .nan, mad: Float = .nan
+        var value: (median: Float, mad: Float)? { mad.isNaN ? nil : (median, mad) }
+        init() {}
+        init(_ s: (median: Float, mad: Float)?) { if let s { median = s.median; mad = s.mad } }
+    }
 
     /// The voltages, SOCs and charge at one relaxed moment.
     struct RelaxedPoint: Sendable {
@@ -168,6 +228,14 @@ public struct CellHealthMonitor: Sendable {
         thermalWarning = false
         suspectCells = CellSet()
         ranked.removeAll()
+        spreadsStale = true
+        history = RiskHistory()
+    }
+
+    /// Resumes a stored history (after a restart): its faulty voltage channels are suspect again.
+    public mutating func restore(history stored: RiskHistory) {
+        history = stored
+        for i in 0..<cells.count where stored.suspectChannels.contains(i) { markSuspect(i) }
     }
 
     // MARK: - every 100 ms
@@ -198,6 +266,11 @@ public struct CellHealthMonitor: Sendable {
             let n = Float(Int(min(cells[i].resistanceSteps, 99)))
             cells[i].resistanceRatio += (ratio - cells[i].resistanceRatio) / (n + 1 < 20 ? n + 1 : 20)
             if cells[i].resistanceSteps < UInt16.max { cells[i].resistanceSteps += 1 }
+            spreadsStale = true
+            let k = Int(cells[i].resistanceSteps)
+            if k >= 20 && k <= CellHealthMonitor.baselineSteps {
+                cells[i].resistanceBaseline += (cells[i].resistanceRatio - cells[i].resistanceBaseline) / Float(k - 19)
+            }
         }
     }
 
@@ -219,7 +292,14 @@ public struct CellHealthMonitor: Sendable {
         checkTemperatures(readings, seconds: dt)
         if resting {
             restSeconds += dt
-            if restSeconds >= configuration.relaxationSeconds - 60 { trackRestVoltages(readings) }
+            if restSeconds >= configuration.quickPointSeconds - 60 { trackRestVoltages(readings) }
+            // A quick point, once per rest (taken into `startOfRest`, free until the rest's
+            // first relaxed point): capacity against the last relaxed point.
+            if !haveStart && haveEnd && restSeconds >= configuration.quickPointSeconds && restSeconds - dt < configuration.quickPointSeconds
+                && restSeconds < configuration.relaxationSeconds && relaxed() {
+                takePoint(end: false, chargeNanocoulombs: chargeNanocoulombs, bled: bled, curve: curve, at: uptimeSeconds)
+                measureCapacity()
+            }
             if restSeconds >= configuration.relaxationSeconds {
                 lastRelaxedSeconds = uptimeSeconds
                 if !haveStart && relaxed() {
@@ -299,6 +379,7 @@ public struct CellHealthMonitor: Sendable {
             cells[i].leakageMilliamperes = cells[i].leakageEstimates == 0 ? milliamperes : previous + (milliamperes - previous) * 0.5
             cells[i].leakageTrend = cells[i].leakageEstimates == 0 ? 0 : cells[i].leakageMilliamperes - previous
             if cells[i].leakageEstimates < UInt16.max { cells[i].leakageEstimates += 1 }
+            spreadsStale = true
         }
     }
 
@@ -319,6 +400,9 @@ public struct CellHealthMonitor: Sendable {
             let ratio = perCell[i] / median
             cells[i].capacityRatio = cells[i].capacityEstimates == 0 ? ratio : cells[i].capacityRatio + (ratio - cells[i].capacityRatio) * 0.5
             if cells[i].capacityEstimates < UInt16.max { cells[i].capacityEstimates += 1 }
+            spreadsStale = true
+            let k = Int(cells[i].capacityEstimates)
+            if k <= CellHealthMonitor.baselineEstimates { cells[i].capacityBaseline += (ratio - cells[i].capacityBaseline) / Float(k) }
         }
     }
 
@@ -346,6 +430,8 @@ public struct CellHealthMonitor: Sendable {
     mutating func markSuspect(_ i: Int) {
         cells[i].sensorSuspect = true
         suspectCells.insert(i)
+        history.suspectChannels.insert(i)
+        spreadsStale = true
     }
 
     /// Thermal excess per sensor (its reading against the others' median, beyond what the last
@@ -391,16 +477,8 @@ public struct CellHealthMonitor: Sendable {
     mutating func score() {
         var highest = AlertLevel.none, thermal = false
         let c = configuration
-        let suspects = suspectCells
-        var leak = PerCell<Float>(filler: 0), capacity = PerCell<Float>(filler: 0), resistance = PerCell<Float>(filler: 0)
-        for i in 0..<cells.count {
-            leak.append(cells[i].leakageEstimates > 0 ? cells[i].leakageMilliamperes : .nan)
-            capacity.append(cells[i].capacityEstimates > 0 ? cells[i].capacityRatio : .nan)
-            resistance.append(cells[i].resistanceSteps >= 20 ? cells[i].resistanceRatio : .nan)
-        }
-        let leakSpread = CellHealthMonitor.spread(leak, excluding: suspects, floor: 0.5)
-        let capacitySpread = CellHealthMonitor.spread(capacity, excluding: suspects, floor: 0.002)
-        let resistanceSpread = CellHealthMonitor.spread(resistance, excluding: suspects, floor: 0.01)
+        if spreadsStale { updateSpreads() }
+        let leakSpread = self.leakSpread.value, capacitySpread = self.capacitySpread.value, resistanceSpread = self.resistanceSpread.value
         for i in 0..<cells.count {
             guard !cells[i].sensorSuspect else {
                 cells[i].score = 0; cells[i].reason = .none; cells[i].level = .none
@@ -420,8 +498,14 @@ public struct CellHealthMonitor: Sendable {
             if h.capacityEstimates > 0 {
                 consider(robust((1 - h.capacityRatio) / c.capacityAlert, (capacitySpread?.median ?? 1) - h.capacityRatio, capacitySpread), .capacityFade)
             }
+            if h.capacityEstimates > CellHealthMonitor.baselineEstimates && h.capacityBaseline > 0 {
+                consider((1 - h.capacityRatio / h.capacityBaseline) / c.capacityChangeAlert, .capacityFade)
+            }
             if h.resistanceSteps >= 20 {
                 consider(robust((h.resistanceRatio - 1) / c.resistanceAlert, h.resistanceRatio - (resistanceSpread?.median ?? 1), resistanceSpread), .resistanceGrowth)
+            }
+            if Int(h.resistanceSteps) > CellHealthMonitor.baselineSteps && h.resistanceBaseline > 0 {
+                consider((h.resistanceRatio / h.resistanceBaseline - 1) / c.resistanceChangeAlert, .resistanceGrowth)
             }
             let rising = h.thermalRiseKelvinPerMinute > 0 ? h.thermalRiseKelvinPerMinute : 0
             consider(max(h.thermalExcessKelvin / c.thermalAlertKelvin, rising / c.thermalRiseAlertKelvinPerMinute), .thermalAnomaly)
@@ -446,12 +530,35 @@ public struct CellHealthMonitor: Sendable {
                     cells[i].below = 0
                 }
             }
-            if cells[i].level > highest { highest = cells[i].level }
+            let level = cells[i].level
+            if level > current {
+                if level == .watch { history.everWatch.insert(i) }
+                if level == .warning {
+                    history.everWarning.insert(i)
+                    if history.warnings < UInt16.max { history.warnings += 1 }
+                    history.lastAlertedCell = UInt8(truncatingIfNeeded: i)
+                }
+                if level > history.highestLevel { history.highestLevel = level }
+            }
+            if level > highest { highest = level }
             if cells[i].level >= .warning && cells[i].reason == .thermalAnomaly { thermal = true }
         }
         highestLevel = highest
         thermalWarning = thermal
         rank()
+    }
+
+    /// The spreads of the features the cells have estimates of (channels not suspect).
+    mutating func updateSpreads() {
+        let suspects = suspectCells
+        var values = PerCell<Float>(filler: 0)
+        for i in 0..<cells.count { values.append(cells[i].leakageEstimates > 0 ? cells[i].leakageMilliamperes : .nan) }
+        leakSpread = Spread(CellHealthMonitor.spread(values, excluding: suspects, floor: 0.5))
+        for i in 0..<cells.count { values[i] = cells[i].capacityEstimates > 0 ? cells[i].capacityRatio : .nan }
+        capacitySpread = Spread(CellHealthMonitor.spread(values, excluding: suspects, floor: 0.002))
+        for i in 0..<cells.count { values[i] = cells[i].resistanceSteps >= 20 ? cells[i].resistanceRatio : .nan }
+        resistanceSpread = Spread(CellHealthMonitor.spread(values, excluding: suspects, floor: 0.01))
+        spreadsStale = false
     }
 
     /// `ranked`: the three highest scores above zero among the channels not suspect.
@@ -470,6 +577,10 @@ public struct CellHealthMonitor: Sendable {
             ranked.append(UInt8(truncatingIfNeeded: best))
         }
     }
+
+    /// How many resistance steps and capacity estimates a cell's own baselines are learned over.
+    static let baselineSteps = 500
+    static let baselineEstimates = 4
 
     /// A robust z-score this many MADs from the median scores a severity of 1.
     static let zAlert: Float = 5

@@ -196,6 +196,7 @@ extension ControlLoop {
             persistence.restoreOutcome = .configurationChanged(sequence: sequence)
             return
         }
+        health.restore(history: RiskHistory(words: (word(12), word(13), word(14), word(15))))
         var element = InlineArray<10, UInt32>(repeating: 0)
         func readElement(_ i: Int) {
             for k in 0..<Persistence.elementWords {
@@ -316,7 +317,9 @@ extension ControlLoop {
         persistence.checkpoints.put(efc)
         persistence.checkpoints.put(trend.0); persistence.checkpoints.put(trend.1); persistence.checkpoints.put(trend.2)
         persistence.checkpoints.put(trend.3); persistence.checkpoints.put(trend.4)
-        for _ in 12..<Persistence.headerWords { persistence.checkpoints.put(UInt32(0)) }   // reserved: risk history
+        let risk = health.history.words
+        persistence.checkpoints.put(risk.0); persistence.checkpoints.put(risk.1)
+        persistence.checkpoints.put(risk.2); persistence.checkpoints.put(risk.3)
         for i in 0..<cells {
             #if !BMS_NO_ESTIMATOR
             if estimator.isEnabled && estimator.isStarted {

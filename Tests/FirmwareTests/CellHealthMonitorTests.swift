@@ -52,7 +52,7 @@ struct HealthRig {
 
 @Suite struct CellHealthMonitorTests {
     /// A 4-hour rest in which cell 4 loses charge through a 25 mA leak: 0.1 Ah, 1 % of its SOC,
-    /// 12 mV of OCV by the end. The rest's relaxed points measure the leak; it ranks first with
+    /// 12 mV of OCV by the end. The rest's relaxed points measure the leak (in two windows); it ranks first with
     /// the reason leakage and reaches critical (25 mA is 2.5 times the alert value).
     @Test func aKnownLeakIsMeasuredAndRanked() {
         var rig = HealthRig()
@@ -64,7 +64,7 @@ struct HealthRig {
         rig.current = Milliamperes(-10_000)                             // the rest ends
         rig.run(seconds: 12)
         let cell = rig.monitor.cells[3]
-        #expect(cell.leakageEstimates == 1)
+        #expect(cell.leakageEstimates == 2)                              // a window closed within the rest (2 h after its first relaxed point), one at its end
         #expect(abs(cell.leakageMilliamperes - 25) < 3, "measured \(cell.leakageMilliamperes) mA")
         for i in 0..<16 where i != 3 { #expect(abs(rig.monitor.cells[i].leakageMilliamperes) < 1.5, "cell \(i + 1)") }
         #expect(rig.monitor.ranked.count > 0 && rig.monitor.ranked[0] == 3)
@@ -102,6 +102,57 @@ struct HealthRig {
         #expect(rig.monitor.ranked[0] == 4 && cell.reason == .resistanceGrowth)
         #expect(cell.level >= .warning)
         for i in 0..<16 where i != 4 { #expect(rig.monitor.cells[i].level == .none) }
+    }
+
+    /// A relaxed rest, 30 minutes at 10 A (5 Ah: half the pack's 10 Ah), then a 2-minute stop:
+    /// cell 7 has 90 % of the others' capacity, so its SOC fell 55.6 points where theirs fell 50.
+    /// The stop's quick point measures its capacity against the rest's relaxed point (ratio 0.9,
+    /// capacity fade, watch: 10 % below the median scores 62).
+    @Test func aCapacityLossIsMeasuredAtTheNextStop() {
+        var rig = HealthRig()
+        rig.voltages(4_100)
+        rig.run(seconds: 1_300)
+        rig.current = Milliamperes(-10_000)
+        rig.run(seconds: 1_800) { r, k in
+            let moved = Float(k + 1) / 3_600                               // fraction of 10 Ah
+            r.voltages(Int32(Int((4.100 - moved * 1.2) * 1_000 + 0.5)), cell: 6, Int32(Int((4.100 - moved / 0.9 * 1.2) * 1_000 + 0.5)))
+        }
+        rig.current = .zero
+        rig.run(seconds: 150)
+        let cell = rig.monitor.cells[6]
+        #expect(cell.capacityEstimates == 1)
+        #expect(abs(cell.capacityRatio - 0.9) < 0.01, "\(cell.capacityRatio)")
+        for i in 0..<16 where i != 6 { #expect(abs(rig.monitor.cells[i].capacityRatio - 1) < 0.005, "cell \(i + 1)") }
+        #expect(rig.monitor.ranked[0] == 6 && cell.reason == .capacityFade)
+        #expect(cell.level == .watch)
+    }
+
+    /// Cells differ as built; a change is the early sign. Cell 3 is built with 1.1 times the
+    /// others' resistance (no alert: 10 % scores 17); after its baseline is learned (500 steps)
+    /// it grows to 1.35 times: 23 % above its own baseline is a warning, where 35 % above the
+    /// pack's median alone would only be watch. Cell 9, built at 1.35 times, stays at watch.
+    @Test func resistanceGrowthIsJudgedAgainstTheCellsOwnBaseline() {
+        var rig = HealthRig()
+        var factor: Float = 1.1
+        func steps(_ rig: inout HealthRig, _ n: Int) {
+            rig.run(seconds: n) { r, k in
+                let on = k % 20 >= 10
+                r.current = Milliamperes(on ? -10_000 : 0)
+                let sag: Float = on ? 20 : 0
+                for c in 0..<16 {
+                    let f: Float = c == 2 ? factor : c == 8 ? 1.35 : 1
+                    r.readings.cellVoltages[c] = Reading(Millivolts(Int32(Int(3_900 - sag * f + 0.5))))
+                }
+            }
+        }
+        steps(&rig, 6_000)                                              // 600 steps
+        #expect(rig.monitor.cells[2].resistanceBaseline > 1.08 && rig.monitor.cells[2].resistanceBaseline < 1.12)
+        #expect(rig.monitor.cells[2].level == .none)
+        #expect(rig.monitor.cells[8].level == .watch)
+        factor = 1.35
+        steps(&rig, 1_000)
+        #expect(rig.monitor.cells[2].level >= .warning && rig.monitor.cells[2].reason == .resistanceGrowth)
+        #expect(rig.monitor.cells[8].level == .watch)
     }
 
     /// Cell 6's sensor warms 1 K per minute while the pack rests and the others stay at 25 °C:
