@@ -54,11 +54,11 @@ M4F_CFLAGS  := --target=armv7em-none-eabi -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfl
 FORBIDDEN := ^(malloc|calloc|realloc|free|posix_memalign|aligned_alloc|swift_allocObject|swift_slowAlloc|__stack_chk_fail|__stack_chk_guard)$$
 
 .PHONY: can-vm-test golden bench-can bench-persistence codegen accuracy bench-estimator bench-pack fleet-bench reaction-times bench-power-limits bench-balancing bench-protection validate-pack cell-models help run build test swift-test embedded embedded-host embedded-m4f qemu-run audit no-allocation-proof \
-        firmware-size firmware-budget firmware-budget-baseline scenario tools clean
+        firmware-size firmware-budget firmware-budget-baseline stage-cost scenario tools clean
 
 help:
 	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
-	@echo "other targets: can-vm-test golden bench-can bench-persistence accuracy bench-estimator bench-pack fleet-bench bench-protection reaction-times bench-power-limits bench-balancing validate-pack cell-models build swift-test embedded embedded-host embedded-m4f qemu-run scenario audit no-allocation-proof firmware-size firmware-budget clean"
+	@echo "other targets: can-vm-test golden bench-can bench-persistence accuracy bench-estimator bench-pack fleet-bench bench-protection reaction-times bench-power-limits bench-balancing validate-pack cell-models build swift-test embedded embedded-host embedded-m4f qemu-run scenario audit no-allocation-proof firmware-size firmware-budget stage-cost clean"
 
 # ------------------------------------------------------------------------------ main job
 run:
@@ -171,7 +171,7 @@ $(BUILD)/m4f/%.o: $(BOARD_DIR)/%.c
 $(BUILD)/m4f/firmware.elf: $(BUILD)/m4f/startup.o $(BUILD)/m4f/support.o $(BUILD)/m4f/firmware.o $(BOARD_DIR)/link.ld
 	$(LLD) -T $(BOARD_DIR)/link.ld --gc-sections -Map $(@:.elf=.map) -o $@ $(filter %.o,$^)
 $(BUILD)/m4f/scenario.o: $(BUILD)/m4f/Firmware.swiftmodule $(SRC_SCENARIO) $(BOARD_DIR)/scenario-main.swift
-	$(SWIFTC) $(M4F_TARGET) $(EMBEDDED) -parse-as-library -I $(BUILD)/m4f -module-name ScenarioImage \
+	$(SWIFTC) $(M4F_TARGET) $(EMBEDDED) -D BMS_SCENARIO_IMAGE -parse-as-library -I $(BUILD)/m4f -module-name ScenarioImage \
 	  $(SRC_SCENARIO) $(BOARD_DIR)/scenario-main.swift -c -o $@
 $(BUILD)/m4f/scenario.elf: $(BUILD)/m4f/startup.o $(BUILD)/m4f/support.o $(BUILD)/m4f/scenario.o $(BOARD_DIR)/link.ld
 	$(LLD) -T $(BOARD_DIR)/link.ld --gc-sections -o $@ $(filter %.o,$^)
@@ -212,6 +212,12 @@ $(PLUGIN): $(SCRIPTS)/qemu-tick-insns.c
 firmware-budget: $(BUILD)/m4f/firmware.elf $(PLUGIN)
 	@$(SCRIPTS)/ensure-commands.sh qemu-system-arm:qemu-system-arm
 	@$(SCRIPTS)/firmware-budget.sh $< $(PLUGIN) $(OBJDUMP) $(NM) $(BUDGET_BASELINE) $(BUDGET_TICKS) $(BUDGET_MODE)
+# What one feature costs per tick on the chip (Docs/early-warning.md): instructions spent in the
+# functions matching STAGE over the budget's bench. Default: the early warning's risk scoring.
+STAGE ?= CellHealthMonitor|assessHealth|RiskRanking|riskRanking
+stage-cost: $(BUILD)/m4f/firmware.elf $(PLUGIN)
+	@$(SCRIPTS)/ensure-commands.sh qemu-system-arm:qemu-system-arm
+	@$(SCRIPTS)/stage-cost.sh $< $(PLUGIN) $(NM) $(SWIFT_BIN)/swift-demangle $(BUDGET_TICKS) '$(STAGE)'
 firmware-budget-baseline: $(BUILD)/m4f/firmware.elf $(PLUGIN)
 	@$(SCRIPTS)/ensure-commands.sh qemu-system-arm:qemu-system-arm
 	@$(SCRIPTS)/firmware-budget.sh $< $(PLUGIN) $(OBJDUMP) $(NM) $(BUDGET_BASELINE) $(BUDGET_TICKS) --update

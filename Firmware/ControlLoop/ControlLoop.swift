@@ -202,7 +202,7 @@ public struct ControlLoop<Board: BMSBoard> {
             powerLimiter.update(measurements: &measurements, cells: cellStatistics, temperatures: temperatureStatistics,
                                 stateOfCharge: limitSOC.discharge, chargeStateOfCharge: limitSOC.charge,
                                 faults: faultMonitor.status, connected: connected, configuration: configuration,
-                                dt: .milliseconds(10), healthFactor: health.thermalWarning ? health.configuration.thermalDerate : 1)
+                                dt: .milliseconds(10), healthFactor: health.thermalWarning ? HealthConfiguration.thermalDerate : 1)
             ran.insert(.powerLimits)
             queueFastFrames()
             ran.insert(.fastFrames)

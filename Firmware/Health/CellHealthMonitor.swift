@@ -37,35 +37,35 @@ public struct HealthConfiguration: Sendable {
     /// A rest this long (s) gives a relaxed point; relaxed points this far apart within one rest
     /// measure leakage; charge this large (fraction of the capacity) between relaxed points
     /// measures capacity.
-    public var relaxationSeconds: Float = 1_200
+    public static let relaxationSeconds: Float = 1_200
     /// A stop this long (s) after a charge or discharge gives a quick point: not relaxed, but
     /// every cell is about as far from relaxed as the others, so their differences hold. A
     /// delivery stop at the end of a ride measures capacity against the last relaxed point.
-    public var quickPointSeconds: Float = 120
-    public var leakWindowSeconds: Float = 3_600
-    public var capacityChargeFraction: Float = 0.3
+    public static let quickPointSeconds: Float = 120
+    public static let leakWindowSeconds: Float = 3_600
+    public static let capacityChargeFraction: Float = 0.3
     /// A current change this large within 100 ms (fraction of 1C) measures resistance.
-    public var stepFraction: Float = 0.5
+    public static let stepFraction: Float = 0.5
     /// Feature values that score 50 (the watch level): leakage (mA, beyond the pack's median),
     /// resistance (fraction above the median), capacity (fraction below the median), thermal
     /// excess (K above the load allowance).
-    public var leakageAlertMilliamperes: Float = 10
-    public var resistanceAlert: Float = 0.3
-    public var capacityAlert: Float = 0.08
+    public static let leakageAlertMilliamperes: Float = 10
+    public static let resistanceAlert: Float = 0.3
+    public static let capacityAlert: Float = 0.08
     /// Change since the cell's own baseline (learned over its first estimates) that scores 50:
     /// resistance growth (fraction), capacity loss (fraction). Cells differ as built; a change
     /// in one of them is the early sign.
-    public var resistanceChangeAlert: Float = 0.15
-    public var capacityChangeAlert: Float = 0.05
-    public var thermalAlertKelvin: Float = 2
+    public static let resistanceChangeAlert: Float = 0.15
+    public static let capacityChangeAlert: Float = 0.05
+    public static let thermalAlertKelvin: Float = 2
     /// How far one sensor may sit from the others' median at rest (K), and how much more per
     /// (I/1C)² of the last minute's load: uneven cooling is not an anomaly.
-    public var thermalSpreadKelvin: Float = 1.5
-    public var thermalSpreadPerCRateSquared: Float = 1.5
+    public static let thermalSpreadKelvin: Float = 1.5
+    public static let thermalSpreadPerCRateSquared: Float = 1.5
     /// A sensor warming this much faster than the others' median (K/min) scores 50.
-    public var thermalRiseAlertKelvinPerMinute: Float = 0.5
+    public static let thermalRiseAlertKelvinPerMinute: Float = 0.5
     /// Factor on the current limits while a thermal anomaly is at warning or above.
-    public var thermalDerate: Float = 0.5
+    public static let thermalDerate: Float = 0.5
     public init(ratedCapacityAh: Float, restCurrent: Milliamperes) {
         self.ratedCapacityAh = ratedCapacityAh
         self.restCurrent = restCurrent
@@ -108,30 +108,24 @@ public struct CellHealth: Sendable {
 /// Docs/persistence.md) so that a restart forgets neither which cells were alerted nor which
 /// voltage channels were found faulty.
 public struct RiskHistory: Sendable, Equatable {
-    /// Cells that reached watch, and warning or above, at any time.
-    public var everWatch = CellSet(), everWarning = CellSet()
+    /// Cells that reached warning or above at any time.
+    public var everWarning = CellSet()
     /// Voltage channels found faulty (they stay out of the ranking after a restart).
     public var suspectChannels = CellSet()
-    /// How many times a cell reached warning; the highest level reached; the cell ranked first
-    /// at the last alert (0xFF: none).
+    /// How many times a cell reached warning, and the highest level reached.
     public var warnings: UInt16 = 0
     public var highestLevel = AlertLevel.none
-    public var lastAlertedCell: UInt8 = 0xFF
     public init() {}
 
-    /// The four checkpoint words, and back (the cell is stored plus one: 0, as in checkpoints
-    /// written before the history existed, is none).
+    /// The checkpoint words 12…15 (the last one reserved), and back.
     public var words: (UInt32, UInt32, UInt32, UInt32) {
-        (everWarning.bits, everWatch.bits, suspectChannels.bits,
-         UInt32(warnings) &<< 16 | UInt32(highestLevel.rawValue) &<< 8 | UInt32(lastAlertedCell &+ 1))
+        (everWarning.bits, suspectChannels.bits, UInt32(warnings) | UInt32(highestLevel.rawValue) &<< 16, 0)
     }
     public init(words w: (UInt32, UInt32, UInt32, UInt32)) {
         everWarning = CellSet(bits: w.0)
-        everWatch = CellSet(bits: w.1)
-        suspectChannels = CellSet(bits: w.2)
-        warnings = UInt16(truncatingIfNeeded: w.3 &>> 16)
-        highestLevel = AlertLevel(rawValue: UInt8(truncatingIfNeeded: w.3 &>> 8)) ?? .none
-        lastAlertedCell = UInt8(truncatingIfNeeded: w.3) &- 1
+        suspectChannels = CellSet(bits: w.1)
+        warnings = UInt16(truncatingIfNeeded: w.2)
+        highestLevel = AlertLevel(rawValue: UInt8(truncatingIfNeeded: w.2 &>> 16)) ?? .none
     }
 }
 
@@ -151,10 +145,13 @@ public struct CellHealthMonitor: Sendable {
     /// When the rest voltages were last tracked (the end of a rest is its last relaxed moment).
     var lastRelaxedSeconds: Float = 0
     var previousCurrent: Float = .nan
-    var previousVoltages: PerCell<Float>
+    /// Each cell's last reading (mV; `CellHealthMonitor.none` when invalid), kept in 16 bits:
+    /// the loop's static storage has little room (Docs/firmware-budget.md).
+    var previousVoltages: PerCell<Int16>
     var loadSquared: Float = 0
-    var previousTemperatures: PerTemperatureSensor<Float>
-    var stuckSeconds: PerTemperatureSensor<Float>
+    /// Each sensor's last reading (0.1 °C; `none` when invalid) and how long it has not moved (s).
+    var previousTemperatures: PerTemperatureSensor<Int16>
+    var stuckSeconds: PerTemperatureSensor<UInt16>
     /// Temperature sensors that look faulty (stuck while the others move).
     public private(set) var suspectTemperatureSensors = CellSet()
     /// The highest alert level and whether it is thermal (for the power limits).
@@ -169,6 +166,8 @@ public struct CellHealthMonitor: Sendable {
     /// scoring's cost).
     var leakSpread = Spread(), capacitySpread = Spread(), resistanceSpread = Spread()
     var spreadsStale = true
+    /// Cells whose alert level changed in the last evaluation (the loop records them as events).
+    public private(set) var levelChanged = CellSet()
     /// The pack's risk history (persisted).
     public private(set) var history = RiskHistory()
 
@@ -198,8 +197,8 @@ public struct CellHealthMonitor: Sendable {
         self.sensorCells = sensorCells
         startOfRest = RelaxedPoint(cellCount: cellCount)
         endOfRest = startOfRest
-        previousVoltages = PerCell(repeating: .nan, count: cellCount)
-        previousTemperatures = PerTemperatureSensor(repeating: .nan, count: 16)
+        previousVoltages = PerCell(repeating: CellHealthMonitor.none, count: cellCount)
+        previousTemperatures = PerTemperatureSensor(repeating: CellHealthMonitor.none, count: 16)
         stuckSeconds = PerTemperatureSensor(repeating: 0, count: 16)
     }
 
@@ -212,9 +211,9 @@ public struct CellHealthMonitor: Sendable {
         for i in 0..<places.count { sensorCells.append(places[i]) }
         restSeconds = 0
         startOfRest = RelaxedPoint(cellCount: cellCount)
-        endOfRest = RelaxedPoint(cellCount: cellCount)
+        endOfRest = startOfRest
         previousVoltages.removeAll()
-        for _ in 0..<cellCount { previousVoltages.append(.nan) }
+        for _ in 0..<cellCount { previousVoltages.append(CellHealthMonitor.none) }
         haveStart = false
         haveEnd = false
         lastRelaxedSeconds = 0
@@ -222,13 +221,14 @@ public struct CellHealthMonitor: Sendable {
         loadSquared = 0
         previousTemperatures.removeAll()
         stuckSeconds.removeAll()
-        for _ in 0..<16 { previousTemperatures.append(.nan); stuckSeconds.append(0) }
+        for _ in 0..<16 { previousTemperatures.append(CellHealthMonitor.none); stuckSeconds.append(0) }
         suspectTemperatureSensors = CellSet()
         highestLevel = .none
         thermalWarning = false
         suspectCells = CellSet()
         ranked.removeAll()
         spreadsStale = true
+        levelChanged = CellSet()
         history = RiskHistory()
     }
 
@@ -247,15 +247,18 @@ public struct CellHealthMonitor: Sendable {
         let amperes = Float(Int(current.rawValue)) / 1_000
         defer {
             previousCurrent = amperes
-            for i in 0..<cells.count { previousVoltages[i] = readings.cellVoltages[i].validValue.map { Float(Int($0.rawValue)) / 1_000 } ?? .nan }
+            for i in 0..<cells.count {
+                previousVoltages[i] = readings.cellVoltages[i].validValue.map { Int16(truncatingIfNeeded: $0.rawValue) } ?? CellHealthMonitor.none
+            }
         }
         let step = amperes - previousCurrent
-        guard step.isFinite, (step < 0 ? -step : step) >= configuration.stepFraction * configuration.ratedCapacityAh else { return }
+        guard step.isFinite, (step < 0 ? -step : step) >= HealthConfiguration.stepFraction * configuration.ratedCapacityAh else { return }
         var ohms = PerCell<Float>(filler: 0)
         var any = false
         for i in 0..<cells.count {
             let now = readings.cellVoltages[i].validValue.map { Float(Int($0.rawValue)) / 1_000 } ?? .nan
-            let r = (now - previousVoltages[i]) / step
+            let before = previousVoltages[i]
+            let r = before == CellHealthMonitor.none ? Float.nan : (now - Float(Int(before)) / 1_000) / step
             ohms.append(r)
             if r.isFinite { any = true }
         }
@@ -292,21 +295,21 @@ public struct CellHealthMonitor: Sendable {
         checkTemperatures(readings, seconds: dt)
         if resting {
             restSeconds += dt
-            if restSeconds >= configuration.quickPointSeconds - 60 { trackRestVoltages(readings) }
+            if restSeconds >= HealthConfiguration.quickPointSeconds - 60 { trackRestVoltages(readings) }
             // A quick point, once per rest (taken into `startOfRest`, free until the rest's
             // first relaxed point): capacity against the last relaxed point.
-            if !haveStart && haveEnd && restSeconds >= configuration.quickPointSeconds && restSeconds - dt < configuration.quickPointSeconds
-                && restSeconds < configuration.relaxationSeconds && relaxed() {
+            if !haveStart && haveEnd && restSeconds >= HealthConfiguration.quickPointSeconds && restSeconds - dt < HealthConfiguration.quickPointSeconds
+                && restSeconds < HealthConfiguration.relaxationSeconds && relaxed() {
                 takePoint(end: false, chargeNanocoulombs: chargeNanocoulombs, bled: bled, curve: curve, at: uptimeSeconds)
                 measureCapacity()
             }
-            if restSeconds >= configuration.relaxationSeconds {
+            if restSeconds >= HealthConfiguration.relaxationSeconds {
                 lastRelaxedSeconds = uptimeSeconds
                 if !haveStart && relaxed() {
                     takePoint(end: false, chargeNanocoulombs: chargeNanocoulombs, bled: bled, curve: curve, at: uptimeSeconds)
                     haveStart = true
                     if haveEnd { measureCapacity() }
-                } else if haveStart && uptimeSeconds - startOfRest.seconds >= 2 * configuration.leakWindowSeconds && relaxed() {
+                } else if haveStart && uptimeSeconds - startOfRest.seconds >= 2 * HealthConfiguration.leakWindowSeconds && relaxed() {
                     // A long rest (a night) measures its leakage in windows as it goes: the
                     // present moment closes one, and starts the next.
                     takePoint(end: true, chargeNanocoulombs: chargeNanocoulombs, bled: bled, curve: curve, at: uptimeSeconds)
@@ -320,7 +323,7 @@ public struct CellHealthMonitor: Sendable {
             if haveStart && relaxed() {
                 takePoint(end: true, chargeNanocoulombs: chargeNanocoulombs, bled: bled, curve: curve, at: lastRelaxedSeconds)
                 haveEnd = true
-                if endOfRest.seconds - startOfRest.seconds >= configuration.leakWindowSeconds { measureLeakage() }
+                if endOfRest.seconds - startOfRest.seconds >= HealthConfiguration.leakWindowSeconds { measureLeakage() }
             }
             restSeconds = 0
             haveStart = false
@@ -349,12 +352,21 @@ public struct CellHealthMonitor: Sendable {
     /// `endOfRest`: no copy of a point on the stack).
     mutating func takePoint(end: Bool, chargeNanocoulombs: Int64, bled: borrowing @_addressable PerCell<Int32>,
                             curve: borrowing @_addressable OCVCurve, at seconds: Float) {
-        let charge = Float(approximating: chargeNanocoulombs) * 1e-9
-        if end { endOfRest.seconds = seconds; endOfRest.chargeCoulombs = charge } else { startOfRest.seconds = seconds; startOfRest.chargeCoulombs = charge }
+        if end {
+            CellHealthMonitor.fill(&endOfRest, cells: cells, chargeNanocoulombs: chargeNanocoulombs, bled: bled, curve: curve, at: seconds)
+        } else {
+            CellHealthMonitor.fill(&startOfRest, cells: cells, chargeNanocoulombs: chargeNanocoulombs, bled: bled, curve: curve, at: seconds)
+        }
+    }
+
+    /// `takePoint`'s work on one of the two points (one copy of the code for both).
+    @inline(never) static func fill(_ point: inout RelaxedPoint, cells: borrowing @_addressable PerCell<CellHealth>, chargeNanocoulombs: Int64,
+                                    bled: borrowing @_addressable PerCell<Int32>, curve: borrowing @_addressable OCVCurve, at seconds: Float) {
+        point.seconds = seconds
+        point.chargeCoulombs = Float(approximating: chargeNanocoulombs) * 1e-9
         for i in 0..<cells.count {
-            let soc = curve.stateOfCharge(atRestVoltage: Millivolts(Int32(Int(cells[i].restVoltage * 1_000 + 0.5))))
-            let b = Float(Int(bled[i])) / 1_000
-            if end { endOfRest.soc[i] = soc; endOfRest.bled[i] = b } else { startOfRest.soc[i] = soc; startOfRest.bled[i] = b }
+            point.soc[i] = curve.stateOfCharge(atRestVoltage: Millivolts(Int32(Int(cells[i].restVoltage * 1_000 + 0.5))))
+            point.bled[i] = Float(Int(bled[i])) / 1_000
         }
     }
 
@@ -388,7 +400,7 @@ public struct CellHealthMonitor: Sendable {
     mutating func measureCapacity() {
         let charge = startOfRest.chargeCoulombs - endOfRest.chargeCoulombs
         let capacity = configuration.ratedCapacityAh * 3_600
-        guard (charge < 0 ? -charge : charge) >= configuration.capacityChargeFraction * capacity else { return }
+        guard (charge < 0 ? -charge : charge) >= HealthConfiguration.capacityChargeFraction * capacity else { return }
         var perCell = PerCell<Float>(filler: 0)
         for i in 0..<cells.count {
             let moved = startOfRest.soc[i] - endOfRest.soc[i]
@@ -447,16 +459,17 @@ public struct CellHealthMonitor: Sendable {
         guard let median = CellHealthMonitor.median(values, excluding: others) else { return }
         // Each sensor's warming over the last second, and the others' median of it.
         var rises = PerCell<Float>(filler: 0)
-        for s in 0..<n { rises.append(values[s] - previousTemperatures[s]) }
+        for s in 0..<n { rises.append(values[s] - CellHealthMonitor.celsius(previousTemperatures[s])) }
         let medianRise = CellHealthMonitor.median(rises, excluding: others) ?? 0
-        let allowed = configuration.thermalSpreadKelvin + configuration.thermalSpreadPerCRateSquared * loadSquared
+        let allowed = HealthConfiguration.thermalSpreadKelvin + HealthConfiguration.thermalSpreadPerCRateSquared * loadSquared
         for s in 0..<n {
             let t = values[s]
-            if t.isFinite && previousTemperatures[s].isFinite {
-                let moved = t - previousTemperatures[s]
-                stuckSeconds[s] = moved == 0 ? stuckSeconds[s] + dt : 0
+            let reading = readings.temperatures[s].validValue.map { $0.rawValue } ?? CellHealthMonitor.none
+            if reading != CellHealthMonitor.none && previousTemperatures[s] != CellHealthMonitor.none {
+                let stuck = stuckSeconds[s]
+                stuckSeconds[s] = reading != previousTemperatures[s] ? 0 : stuck < 60_000 ? stuck &+ UInt16(truncatingIfNeeded: Int(dt)) : stuck
             }
-            previousTemperatures[s] = t
+            previousTemperatures[s] = reading
             // Stuck for an hour while the pack's median moved by more than 2 K away from it.
             if stuckSeconds[s] >= 3_600 && t.isFinite && (t - median > 2 || median - t > 2) { others.insert(s) }
             let cell = Int(sensorCells[s])
@@ -476,8 +489,8 @@ public struct CellHealthMonitor: Sendable {
     /// against `zAlert`: a cell must stand out from its pack by a meaningful amount.
     mutating func score() {
         var highest = AlertLevel.none, thermal = false
-        let c = configuration
         if spreadsStale { updateSpreads() }
+        levelChanged = CellSet()
         let leakSpread = self.leakSpread.value, capacitySpread = self.capacitySpread.value, resistanceSpread = self.resistanceSpread.value
         for i in 0..<cells.count {
             guard !cells[i].sensorSuspect else {
@@ -493,24 +506,24 @@ public struct CellHealthMonitor: Sendable {
             }
             let h = cells[i]
             if h.leakageEstimates > 0 {
-                consider(robust(h.leakageMilliamperes / c.leakageAlertMilliamperes, h.leakageMilliamperes - (leakSpread?.median ?? 0), leakSpread), .leakage)
+                consider(robust(h.leakageMilliamperes / HealthConfiguration.leakageAlertMilliamperes, h.leakageMilliamperes - (leakSpread?.median ?? 0), leakSpread), .leakage)
             }
             if h.capacityEstimates > 0 {
-                consider(robust((1 - h.capacityRatio) / c.capacityAlert, (capacitySpread?.median ?? 1) - h.capacityRatio, capacitySpread), .capacityFade)
+                consider(robust((1 - h.capacityRatio) / HealthConfiguration.capacityAlert, (capacitySpread?.median ?? 1) - h.capacityRatio, capacitySpread), .capacityFade)
             }
             if h.capacityEstimates > CellHealthMonitor.baselineEstimates && h.capacityBaseline > 0 {
-                consider((1 - h.capacityRatio / h.capacityBaseline) / c.capacityChangeAlert, .capacityFade)
+                consider((1 - h.capacityRatio / h.capacityBaseline) / HealthConfiguration.capacityChangeAlert, .capacityFade)
             }
             if h.resistanceSteps >= 20 {
-                consider(robust((h.resistanceRatio - 1) / c.resistanceAlert, h.resistanceRatio - (resistanceSpread?.median ?? 1), resistanceSpread), .resistanceGrowth)
+                consider(robust((h.resistanceRatio - 1) / HealthConfiguration.resistanceAlert, h.resistanceRatio - (resistanceSpread?.median ?? 1), resistanceSpread), .resistanceGrowth)
             }
             if Int(h.resistanceSteps) > CellHealthMonitor.baselineSteps && h.resistanceBaseline > 0 {
-                consider((h.resistanceRatio / h.resistanceBaseline - 1) / c.resistanceChangeAlert, .resistanceGrowth)
+                consider((h.resistanceRatio / h.resistanceBaseline - 1) / HealthConfiguration.resistanceChangeAlert, .resistanceGrowth)
             }
             let rising = h.thermalRiseKelvinPerMinute > 0 ? h.thermalRiseKelvinPerMinute : 0
-            consider(max(h.thermalExcessKelvin / c.thermalAlertKelvin, rising / c.thermalRiseAlertKelvinPerMinute), .thermalAnomaly)
+            consider(max(h.thermalExcessKelvin / HealthConfiguration.thermalAlertKelvin, rising / HealthConfiguration.thermalRiseAlertKelvinPerMinute), .thermalAnomaly)
             var s = 50 * worst
-            if reason == .leakage && h.leakageTrend > 0 { s += min(10, 10 * h.leakageTrend / c.leakageAlertMilliamperes) }
+            if reason == .leakage && h.leakageTrend > 0 { s += min(10, 10 * h.leakageTrend / HealthConfiguration.leakageAlertMilliamperes) }
             s = s < 0 ? 0 : (s > 100 ? 100 : s)
             cells[i].score = s
             cells[i].reason = s > 0 ? reason : .none
@@ -531,12 +544,11 @@ public struct CellHealthMonitor: Sendable {
                 }
             }
             let level = cells[i].level
+            if level != current { levelChanged.insert(i) }
             if level > current {
-                if level == .watch { history.everWatch.insert(i) }
                 if level == .warning {
                     history.everWarning.insert(i)
                     if history.warnings < UInt16.max { history.warnings += 1 }
-                    history.lastAlertedCell = UInt8(truncatingIfNeeded: i)
                 }
                 if level > history.highestLevel { history.highestLevel = level }
             }
@@ -550,14 +562,19 @@ public struct CellHealthMonitor: Sendable {
 
     /// The spreads of the features the cells have estimates of (channels not suspect).
     mutating func updateSpreads() {
-        let suspects = suspectCells
+        // One loop for the three features (compact code: flash is tight on the Cortex-M).
         var values = PerCell<Float>(filler: 0)
-        for i in 0..<cells.count { values.append(cells[i].leakageEstimates > 0 ? cells[i].leakageMilliamperes : .nan) }
-        leakSpread = Spread(CellHealthMonitor.spread(values, excluding: suspects, floor: 0.5))
-        for i in 0..<cells.count { values[i] = cells[i].capacityEstimates > 0 ? cells[i].capacityRatio : .nan }
-        capacitySpread = Spread(CellHealthMonitor.spread(values, excluding: suspects, floor: 0.002))
-        for i in 0..<cells.count { values[i] = cells[i].resistanceSteps >= 20 ? cells[i].resistanceRatio : .nan }
-        resistanceSpread = Spread(CellHealthMonitor.spread(values, excluding: suspects, floor: 0.01))
+        for feature in 0..<3 {
+            values.removeAll()
+            for i in 0..<cells.count {
+                let h = cells[i]
+                values.append(feature == 0 ? (h.leakageEstimates > 0 ? h.leakageMilliamperes : .nan)
+                              : feature == 1 ? (h.capacityEstimates > 0 ? h.capacityRatio : .nan)
+                              : (h.resistanceSteps >= 20 ? h.resistanceRatio : .nan))
+            }
+            let spread = Spread(CellHealthMonitor.spread(values, excluding: suspectCells, floor: feature == 0 ? 0.5 : feature == 1 ? 0.002 : 0.01))
+            if feature == 0 { leakSpread = spread } else if feature == 1 { capacitySpread = spread } else { resistanceSpread = spread }
+        }
         spreadsStale = false
     }
 
@@ -577,6 +594,12 @@ public struct CellHealthMonitor: Sendable {
             ranked.append(UInt8(truncatingIfNeeded: best))
         }
     }
+
+    /// A stored reading that is not there.
+    static let none = Int16.min
+
+    /// 0.1 °C as °C (NaN for `none`).
+    static func celsius(_ deciCelsius: Int16) -> Float { deciCelsius == none ? .nan : Float(Int(deciCelsius)) / 10 }
 
     /// How many resistance steps and capacity estimates a cell's own baselines are learned over.
     static let baselineSteps = 500

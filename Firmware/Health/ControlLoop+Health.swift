@@ -12,13 +12,11 @@ extension ControlLoop {
     /// Stage `riskScoring` (1 s): the monitor's evaluation, then an event in the black box for
     /// every cell whose alert level changed (code: the cell; value: level · reason · score).
     mutating func assessHealth() {
-        var before = FixedList<32, UInt8>(filler: 0)
-        for i in 0..<health.cells.count { before.append(health.cells[i].level.rawValue) }
         let uptime = Float(approximating: Int64(bitPattern: schedule.tickCount)) / 1_000
         health.evaluate(cells: measurements.cells, current: measurements.pack.current.validValue,
                         chargeNanocoulombs: coulombCounter.netChargeNanocoulombs, bled: balancer.bled,
                         curve: configuration.openCircuitVoltage, seconds: 1, uptimeSeconds: uptime)
-        for i in 0..<health.cells.count where health.cells[i].level.rawValue != before[i] {
+        for i in 0..<health.cells.count where health.levelChanged.contains(i) {
             let h = health.cells[i]
             blackBox.record(.alert, code: UInt8(truncatingIfNeeded: i),
                             value: UInt32(h.level.rawValue) | UInt32(h.reason.rawValue) &<< 8 | UInt32(Int(h.score)) &<< 16,

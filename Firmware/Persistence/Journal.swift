@@ -145,8 +145,98 @@ public struct JournalScan: Equatable, Sendable {
 }
 
 /// A journal in one region of a store (see the file comment), whose records carry up to
-/// `capacity − 2` payload words (the header and sequence number wait in the same buffer).
+/// `capacity − 2` payload words (the header and sequence number wait in the same buffer). It
+/// holds only that buffer; the `JournalCursor` does the rest, so every journal size shares one
+/// copy of the code (flash: Docs/firmware-budget.md).
 public struct Journal<let capacity: Int>: Sendable {
+    public internal(set) var cursor: JournalCursor
+    /// The record being written: its words (header, sequence number, payload).
+    var pending = InlineArray<capacity, UInt32>(repeating: 0xFFFF_FFFF)
+
+    public init(region: JournalRegion, wordsPerPage: Int) {
+        cursor = JournalCursor(region: region, wordsPerPage: wordsPerPage, capacity: capacity)
+    }
+
+    /// A journal for another region, before its recovery (in place: the record buffer stays).
+    @inline(__always) public mutating func reset(region: JournalRegion, wordsPerPage: Int) {
+        cursor.reset(region: region, wordsPerPage: wordsPerPage, capacity: capacity)
+    }
+
+    public var region: JournalRegion { cursor.region }
+    public var wordsPerPage: Int { cursor.wordsPerPage }
+    public var lastSequence: UInt32 { cursor.lastSequence }
+    /// Words programmed per `step` (a flash driver's budget within one tick).
+    public var wordsPerStep: Int {
+        get { cursor.wordsPerStep }
+        set { cursor.wordsPerStep = newValue }
+    }
+    public var erases: UInt32 { cursor.erases }
+    public var wordsWritten: UInt32 { cursor.wordsWritten }
+    public var recordsWritten: UInt32 { cursor.recordsWritten }
+    /// Records abandoned because the store refused a write or an erase.
+    public var failedRecords: UInt32 { cursor.failedRecords }
+    /// Whether a record is being written.
+    public var isWriting: Bool { cursor.isWriting }
+    /// The largest payload this journal takes (a record never spans pages).
+    public var maximumPayloadWords: Int { cursor.maximumPayloadWords }
+
+    /// Scans the region for the latest committed record and sets the journal to append after it.
+    @inline(__always) public mutating func recover<Store: NonVolatileStore>(_ store: inout Store, selecting kind: UInt8? = nil) -> JournalScan {
+        cursor.recover(&store, selecting: kind)
+    }
+
+    /// Word `payloadIndex` of the record `scan` selected (call right after `recover`).
+    @inline(__always) public func payloadWord<Store: NonVolatileStore>(_ store: inout Store, _ scan: JournalScan, _ payloadIndex: Int) -> UInt32 {
+        cursor.payloadWord(&store, scan, payloadIndex)
+    }
+
+    /// Every committed record with a good CRC, in store order (`JournalCursor.visitRecords`).
+    @inline(__always) public func visitRecords<Store: NonVolatileStore>(_ store: inout Store, _ scan: inout JournalScan,
+                                                      _ body: (UInt8, UInt32, Int, Int, Int, inout JournalScan) -> Void) {
+        cursor.visitRecords(&store, &scan, body)
+    }
+
+    /// Opens a record of `kind`; its payload follows with `put`, `close` finishes it. False when
+    /// a record is still being written (nothing is opened then).
+    @inline(__always) public mutating func open(kind: UInt8) -> Bool { cursor.open(kind: kind) }
+
+    /// Appends one payload word to the open record (beyond the maximum it is refused and the
+    /// record will not close).
+    @inline(never) public mutating func put(_ value: UInt32) {
+        if let i = cursor.claimPayloadWord() { pending[i] = value }
+    }
+
+    /// `put` for a Float (its bit pattern).
+    @inline(__always) public mutating func put(_ value: Float) { put(value.bitPattern) }
+
+    /// Closes the open record: it is written by the following `step` calls. False (and nothing
+    /// written) when the payload overflowed.
+    @inline(__always) public mutating func close() -> Bool {
+        guard let header = cursor.close() else { return false }
+        pending[0] = header.0
+        pending[1] = header.1
+        return true
+    }
+
+    /// Continues the record being written: one page erase, or up to `wordsPerStep` words. True
+    /// when the record is committed by this call.
+    @inline(__always) public mutating func step<Store: NonVolatileStore>(_ store: inout Store) -> Bool {
+        cursor.step(&store, pending.span)
+    }
+
+    /// Writes the pending record to the end (tests, shutdown with time to spare).
+    public mutating func flush<Store: NonVolatileStore>(_ store: inout Store) {
+        while cursor.isWriting {
+            let before = cursor.failedRecords
+            _ = step(&store)
+            if cursor.failedRecords != before { return }
+        }
+    }
+}
+
+/// Everything of a journal but its record buffer: where records go, the record being written
+/// (counts and CRC; its words are the journal's), and the counters.
+public struct JournalCursor: Sendable {
     public private(set) var region: JournalRegion
     public private(set) var wordsPerPage: Int
     /// Where the next record goes (an absolute page), and whether that page must be erased first.
@@ -154,8 +244,9 @@ public struct Journal<let capacity: Int>: Sendable {
     var word = 0
     var eraseFirst = true
     public private(set) var lastSequence: UInt32 = 0
-    /// The record being written: its words, how many, how many are in the store already.
-    var pending = InlineArray<capacity, UInt32>(repeating: 0xFFFF_FFFF)
+    /// The journal's buffer size (words), and the record being written: how many words, how many
+    /// are in the store already.
+    var capacity: Int
     var pendingCount = 0
     var pendingWritten = 0
     /// The CRC of the words written so far (the CRC word is computed as the record goes out).
@@ -171,20 +262,22 @@ public struct Journal<let capacity: Int>: Sendable {
     /// Records abandoned because the store refused a write or an erase.
     public private(set) var failedRecords: UInt32 = 0
 
-    public init(region: JournalRegion, wordsPerPage: Int) {
+    public init(region: JournalRegion, wordsPerPage: Int, capacity: Int) {
         precondition(region.pageCount >= 2, "Journal: a region needs at least two pages")
         precondition(wordsPerPage >= JournalRecordFormat.overheadWords + 1, "Journal: pages too small")
         self.region = region
         self.wordsPerPage = wordsPerPage
+        self.capacity = capacity
         page = region.firstPage
     }
 
-    /// A journal for another region, before its recovery (in place: the record buffer stays).
-    public mutating func reset(region: JournalRegion, wordsPerPage: Int) {
+    /// For another region, before its recovery.
+    public mutating func reset(region: JournalRegion, wordsPerPage: Int, capacity: Int) {
         precondition(region.pageCount >= 2, "Journal: a region needs at least two pages")
         precondition(wordsPerPage >= JournalRecordFormat.overheadWords + 1, "Journal: pages too small")
         self.region = region
         self.wordsPerPage = wordsPerPage
+        self.capacity = capacity
         page = region.firstPage
         word = 0
         eraseFirst = true
@@ -266,37 +359,33 @@ public struct Journal<let capacity: Int>: Sendable {
         return true
     }
 
-    /// Appends one payload word to the open record (beyond the maximum it is refused and the
-    /// record will not close).
-    @inline(never) public mutating func put(_ value: UInt32) {
-        guard isOpen else { return }
-        guard openCount < maximumPayloadWords else { overflow = true; return }
-        pending[2 + openCount] = value
+    /// Where the next payload word of the open record goes in the buffer (nil: no record open,
+    /// or the payload is full — the record will not close).
+    mutating func claimPayloadWord() -> Int? {
+        guard isOpen else { return nil }
+        guard openCount < maximumPayloadWords else { overflow = true; return nil }
         openCount += 1
+        return 1 + openCount
     }
 
-    /// `put` for a Float (its bit pattern).
-    @inline(__always) public mutating func put(_ value: Float) { put(value.bitPattern) }
-
-    /// Closes the open record: it is written by the following `step` calls. False (and nothing
-    /// written) when the payload overflowed.
-    public mutating func close() -> Bool {
-        guard isOpen else { return false }
+    /// Closes the open record: the buffer's first two words (header, sequence number) to write,
+    /// then the following `step` calls write it. Nil (and nothing written) when the payload
+    /// overflowed.
+    mutating func close() -> (UInt32, UInt32)? {
+        guard isOpen else { return nil }
         isOpen = false
-        guard !overflow else { return false }
+        guard !overflow else { return nil }
         lastSequence &+= 1
-        pending[0] = JournalRecordFormat.header(kind: openKind, payloadWords: openCount)
-        pending[1] = lastSequence
         pendingCount = openCount + JournalRecordFormat.overheadWords
         pendingWritten = 0
         pendingCRC = 0xFFFF_FFFF
         if word + pendingCount > wordsPerPage { moveToNextPage() }
-        return true
+        return (JournalRecordFormat.header(kind: openKind, payloadWords: openCount), lastSequence)
     }
 
-    /// Continues the record being written: one page erase, or up to `wordsPerStep` words. True
-    /// when the record is committed by this call.
-    public mutating func step<Store: NonVolatileStore>(_ store: inout Store) -> Bool {
+    /// Continues the record being written (its words in `pending`): one page erase, or up to
+    /// `wordsPerStep` words. True when the record is committed by this call.
+    mutating func step<Store: NonVolatileStore>(_ store: inout Store, _ pending: Span<UInt32>) -> Bool {
         guard pendingCount > 0 else { return false }
         if eraseFirst {
             do { try store.erase(page: page) } catch { abandon(); return false }
@@ -330,15 +419,6 @@ public struct Journal<let capacity: Int>: Sendable {
         recordsWritten &+= 1
         if word + JournalRecordFormat.overheadWords + 1 > wordsPerPage { moveToNextPage() }
         return true
-    }
-
-    /// Writes the pending record to the end (tests, shutdown with time to spare).
-    public mutating func flush<Store: NonVolatileStore>(_ store: inout Store) {
-        while pendingCount > 0 {
-            let before = failedRecords
-            _ = step(&store)
-            if failedRecords != before { return }
-        }
     }
 
     /// A refused erase or write: the record is dropped and the next one starts on a fresh page

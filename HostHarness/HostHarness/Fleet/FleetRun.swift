@@ -108,11 +108,16 @@ public enum HardLimits {
     public static let capacityFraction = 0.8
     public static let heatingKelvin = 10.0
 
-    /// The first hard limit the pack is at now, checked cell by cell (voltage, temperature, then
-    /// the fault's own severity on its cell); nil when none.
+    /// The first hard limit the pack is at now (voltage, temperature, then the fault's own
+    /// severity); nil when none. A pack with a cell fault is checked on its faulty cell only: the
+    /// fault's hard-limit event is that cell's. (The fleet's load keeps to fixed limits, not the
+    /// firmware's dynamic ones, so on a full pack in the cold a regenerative brake can push a
+    /// healthy cell past 4.25 V for a moment; such events are counted for every pack without a
+    /// cell fault, but they are no cell fault's event.)
     static func check(_ pack: VirtualPack, fault: FleetFault?, ratedAh: Double) -> (HardLimitCause, Int)? {
         let elements = pack.elements, hot = pack.hot
-        for i in hot.indices {
+        let cellFault = fault.map { !$0.kind.isSensorFault && $0.cell < hot.count } ?? false
+        for i in hot.indices where !cellFault || i == fault!.cell {
             let v = hot[i].terminalVoltage
             if v < minimumVoltage { return (.undervoltage, i) }
             if v > maximumVoltage { return (.overvoltage, i) }
