@@ -62,8 +62,12 @@ public struct HealthConfiguration: Sendable {
     /// (I/1C)² of the last minute's load: uneven cooling is not an anomaly.
     public static let thermalSpreadKelvin: Float = 1.5
     public static let thermalSpreadPerCRateSquared: Float = 1.5
-    /// A sensor warming this much faster than the others' median (K/min) scores 50.
+    /// A sensor warming this much faster than the others' median (K/min, averaged over two
+    /// minutes) beyond a dead band scores 50. The dead band is what the sensors' 0.1 K steps
+    /// leave in the average: without it their timing (which differs by up to 100 ms between a
+    /// front end read directly and one read over CAN) would move the scores.
     public static let thermalRiseAlertKelvinPerMinute: Float = 0.5
+    public static let thermalRiseDeadBandKelvinPerMinute: Float = 0.15
     /// Factor on the current limits while a thermal anomaly is at warning or above.
     public static let thermalDerate: Float = 0.5
     public init(ratedCapacityAh: Float, restCurrent: Milliamperes) {
@@ -89,7 +93,7 @@ public struct CellHealth: Sendable {
     public var resistanceBaseline: Float = 0
     public var capacityBaseline: Float = 0
     /// For a cell with a temperature sensor: how much warmer than the load explains (K), smoothed;
-    /// and how much faster than the other sensors it warms (K/min, over the last minute).
+    /// and how much faster than the other sensors it warms (K/min, over the last two minutes).
     public var thermalExcessKelvin: Float = 0
     public var thermalRiseKelvinPerMinute: Float = 0
     /// Risk score 0…100, its reason and the alert level.
@@ -478,7 +482,7 @@ public struct CellHealthMonitor: Sendable {
             cells[cell].thermalExcessKelvin += ((excess > 0 ? excess : 0) - cells[cell].thermalExcessKelvin) * min(1, dt / 60)
             // Averaged signed (noise and 0.1 K steps cancel), judged by its positive part.
             let rise = rises[s].isFinite ? (rises[s] - medianRise) * 60 / dt : 0
-            cells[cell].thermalRiseKelvinPerMinute += (rise - cells[cell].thermalRiseKelvinPerMinute) * min(1, dt / 60)
+            cells[cell].thermalRiseKelvinPerMinute += (rise - cells[cell].thermalRiseKelvinPerMinute) * min(1, dt / 120)
         }
         suspectTemperatureSensors = others
     }
@@ -520,7 +524,8 @@ public struct CellHealthMonitor: Sendable {
             if Int(h.resistanceSteps) > CellHealthMonitor.baselineSteps && h.resistanceBaseline > 0 {
                 consider((h.resistanceRatio / h.resistanceBaseline - 1) / HealthConfiguration.resistanceChangeAlert, .resistanceGrowth)
             }
-            let rising = h.thermalRiseKelvinPerMinute > 0 ? h.thermalRiseKelvinPerMinute : 0
+            let beyond = h.thermalRiseKelvinPerMinute - HealthConfiguration.thermalRiseDeadBandKelvinPerMinute
+            let rising = beyond > 0 ? beyond : 0
             consider(max(h.thermalExcessKelvin / HealthConfiguration.thermalAlertKelvin, rising / HealthConfiguration.thermalRiseAlertKelvinPerMinute), .thermalAnomaly)
             var s = 50 * worst
             if reason == .leakage && h.leakageTrend > 0 { s += min(10, 10 * h.leakageTrend / HealthConfiguration.leakageAlertMilliamperes) }
