@@ -82,7 +82,7 @@ public struct ControlLoop<Board: BMSBoard> {
         persistence = Persistence(geometry: board.store.geometry, cellCount: configuration.cellCount, configuration: PersistenceConfiguration())
         blackBox = BlackBox()
         health = CellHealthMonitor(cellCount: configuration.cellCount, sensorCells: estimation?.sensorElements ?? FixedList(filler: 0),
-                                   configuration: ControlLoop.healthConfiguration(configuration))
+                                   configuration: HealthConfiguration(pack: configuration))
         restoreFromStore()
     }
 
@@ -138,10 +138,10 @@ public struct ControlLoop<Board: BMSBoard> {
         contactorFailures = FailureCount()
         balancingFailures = FailureCount()
         #if BMS_NO_ESTIMATOR
-        health.reset(cellCount: configuration.cellCount, sensorCells: FixedList(filler: 0), configuration: ControlLoop.healthConfiguration(configuration))
+        health.reset(cellCount: configuration.cellCount, sensorCells: FixedList(filler: 0), configuration: HealthConfiguration(pack: configuration))
         #else
         health.reset(cellCount: configuration.cellCount, sensorCells: estimator.configuration.sensorElements,
-                     configuration: ControlLoop.healthConfiguration(configuration))
+                     configuration: HealthConfiguration(pack: configuration))
         #endif
         persistence.reset(geometry: self.board.store.geometry, cellCount: configuration.cellCount, configuration: PersistenceConfiguration())
         restoreFromStore()

@@ -70,6 +70,12 @@ public struct HealthConfiguration: Sendable {
     public static let thermalRiseDeadBandKelvinPerMinute: Float = 0.15
     /// Factor on the current limits while a thermal anomaly is at warning or above.
     public static let thermalDerate: Float = 0.5
+    /// What the early warning needs of the pack configuration: the rated capacity and the rest
+    /// current (the loop's, and the fleet benchmark's).
+    public init(pack c: borrowing @_addressable PackConfiguration) {
+        self.init(ratedCapacityAh: Float(approximating: c.ratedCapacity.rawValue) / 3_600_000, restCurrent: c.restCurrent)
+    }
+
     public init(ratedCapacityAh: Float, restCurrent: Milliamperes) {
         self.ratedCapacityAh = ratedCapacityAh
         self.restCurrent = restCurrent

@@ -3,12 +3,6 @@
 import HAL
 
 extension ControlLoop {
-    /// What the early warning needs of the pack configuration: the rated capacity and the rest
-    /// current; the thresholds are the defaults of `HealthConfiguration` (Docs/early-warning.md).
-    static func healthConfiguration(_ c: borrowing @_addressable PackConfiguration) -> HealthConfiguration {
-        HealthConfiguration(ratedCapacityAh: Float(approximating: c.ratedCapacity.rawValue) / 3_600_000, restCurrent: c.restCurrent)
-    }
-
     /// Stage `riskScoring` (1 s): the monitor's evaluation, then an event in the black box for
     /// every cell whose alert level changed (code: the cell; value: level · reason · score).
     mutating func assessHealth() {

@@ -128,10 +128,9 @@ public struct EventLog {
             return "snapshot of \(FaultID(rawValue: e.code)?.name ?? "fault \(e.code)"): \(e.value & 0xFF) samples before, "
                 + "\((e.value >> 8) & 0xFF) after, every \(e.value >> 16) ms"
         case .alert:
-            let levels = ["none", "watch", "warning", "critical"], reasons = ["none", "leakage", "capacity fade", "resistance growth", "voltage sag", "thermal anomaly"]
-            let level = Int(e.value & 0xFF), reason = Int((e.value >> 8) & 0xFF)
-            return "alert: cell \(Int(e.code) + 1) \(level < levels.count ? levels[level] : "level \(level)")"
-                + " (\(reason < reasons.count ? reasons[reason] : "reason \(reason)"), score \(e.value >> 16))"
+            let level = UInt8(truncatingIfNeeded: e.value), reason = UInt8(truncatingIfNeeded: e.value >> 8)
+            return "alert: cell \(Int(e.code) + 1) \(AlertLevel(rawValue: level)?.name ?? "level \(level)")"
+                + " (\(RiskReason(rawValue: reason)?.name ?? "reason \(reason)"), score \(e.value >> 16))"
         case nil: return "event \(e.kind) (\(e.code), \(e.value))"
         }
     }

@@ -26,19 +26,14 @@ public struct FleetBMS {
 
     /// The firmware's configuration for `pack` (as `simulate` configures it), and the early
     /// warning's configuration from it as the control loop makes it
-    /// (`ControlLoop.healthConfiguration`: rated capacity and rest current, default thresholds).
+    /// (`HealthConfiguration(pack:)`: rated capacity and rest current).
     public init(pack: PackDesign) throws(HarnessError) {
         configuration = try FirmwareSetup.configuration(for: pack)
         cellMonitor = VirtualCellMonitor(cellCount: pack.seriesCount, temperatureSensorCount: pack.temperatureSensorCells.count)
         measurements = Measurements(configuration: configuration)
         balancer = BalancingController(cellCount: configuration.cellCount)
         health = CellHealthMonitor(cellCount: configuration.cellCount, sensorCells: FirmwareSetup.estimation(for: pack).sensorElements,
-                                   configuration: FleetBMS.healthConfiguration(configuration))
-    }
-
-    /// What `ControlLoop.healthConfiguration` makes of a pack configuration.
-    public static func healthConfiguration(_ c: PackConfiguration) -> HealthConfiguration {
-        HealthConfiguration(ratedCapacityAh: Float(Double(c.ratedCapacity.rawValue) / 3_600_000), restCurrent: c.restCurrent)
+                                   configuration: HealthConfiguration(pack: configuration))
     }
 
     /// One step of `dt` ending at `now`, after the caller latched the sensors: sample → validate →

@@ -122,8 +122,6 @@ public enum FleetReport {
         + "other_cell_alerts,false_alerts,exposure_h,sensor_reported_h,cell_risk_reported,warnings,suspect_cells,suspect_sensors,ranked_end,"
         + "hottest_c,min_v,max_v,bled_mah\n"
 
-    static let reasonNames = ["none", "leakage", "capacity", "resistance", "sag", "thermal"]
-
     /// One row per pack (cells and sensors numbered from 1, times in hours).
     public static func csv(_ results: [FleetPackResult]) -> String {
         var text = csvHeader
@@ -143,7 +141,7 @@ public enum FleetReport {
                     cellFault ? "\(s.otherCellAlerts)" : "", "\(s.falseAlerts)", h(s.exposureSeconds)]
             let sensorFault = f?.kind.isSensorFault ?? false
             row += [h(s.sensorReportSeconds), sensorFault ? (s.reportedAsCellRisk ? "yes" : "no") : ""]
-            row.append(t.warnings.map { "\($0.cell + 1)@\(h($0.start))h/\(reasonNames[min(Int($0.reason.rawValue), reasonNames.count - 1)])" }
+            row.append(t.warnings.map { "\($0.cell + 1)@\(h($0.start))h/\($0.reason.name)" }
                 .joined(separator: ";"))
             row.append(t.suspectCells.map { "\($0.cell + 1)@\(h($0.seconds))h" }.joined(separator: ";"))
             row.append(t.suspectSensors.map { "\($0.sensor + 1)@\(h($0.seconds))h" }.joined(separator: ";"))
