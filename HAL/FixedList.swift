@@ -74,6 +74,14 @@ public struct FixedList<let capacity: Int, Element: Sendable>: Sendable {
         for i in 0..<storedCount { body(i, storage[i]) }
     }
 
+    /// Element `index` (0..<count), read through the list's address. For hot loops of the host's
+    /// optimised build: there `list[i]` on a list held in a larger struct copied the whole list
+    /// into a temporary for every read (a `mutating` read is in place).
+    @inlinable public mutating func inPlace(_ index: Int) -> Element {
+        precondition(index >= 0 && index < count, "FixedList: index out of range")
+        return storage.mutableSpan[index]
+    }
+
     /// Element `index` (0..<count). Yielded in place (`_read`/`_modify`), so reading or
     /// updating one element never copies the list.
     @inlinable public subscript(index: Int) -> Element {

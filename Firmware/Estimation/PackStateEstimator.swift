@@ -140,6 +140,124 @@ public struct ElementEstimate: Sendable {
     init(capacityAh: Float) { self.capacityAh = capacityAh }
 }
 
+// An element's own turn, in place (`elements[i].step(…)`): the pack's `step` reading and writing
+// `elements[i].x` field by field copied the whole list per access in the host's optimised build.
+extension ElementEstimate {
+    /// The element's turn (its temperature assigned): its filter step, a resistance measurement
+    /// when the current changed enough since its last turn, and a relaxed point at the end of a
+    /// rest. True when the relaxed point measured the capacity (the pack's trend takes it).
+    mutating func step(sampled: Float?, millivolts: Int32?, charge: Int64, bled: Int32, seconds dt: Float,
+                       _ configuration: borrowing @_addressable StateEstimationConfiguration) -> Bool {
+        let elementCoulombs = Float(approximating: charge &- lastChargeNanocoulombs) * 1e-9
+            - Float(Int(bled &- lastBled)) / 1_000
+        lastChargeNanocoulombs = charge
+        lastBled = bled
+        chargeAs += elementCoulombs
+        throughputSinceAnchorAs += elementCoulombs < 0 ? -elementCoulombs : elementCoulombs
+        if let current = sampled, let millivolts { measureResistance(current: current, millivolts: millivolts, configuration) }
+        previousCurrent = sampled ?? .nan
+        previousMillivolts = millivolts ?? 0
+        let voltage = millivolts.map { Float(Int($0)) / 1_000 }
+        filter.step(current: elementCoulombs / dt, voltage: voltage, celsius: celsius, seconds: dt, capacityAh: capacityAh,
+                    capacityUncertainty: capacityUpdates > 0 ? configuration.measuredCapacityUncertainty : configuration.newCapacityUncertainty,
+                    resistanceFactor: resistanceFactor, model: configuration.cellModel, tuning: configuration.tuning)
+        let current = elementCoulombs / dt
+        if (current < 0 ? -current : current) <= configuration.cellModel.capacityAh / 50 {
+            if let voltage {
+                let rest = filter.restSeconds
+                if earlyRestVoltage == 0 && rest >= PackStateEstimator.earlyRestSample {
+                    earlyRestVoltage = voltage
+                    earlyRestSeconds = rest
+                }
+                return relaxedPoint(voltage: voltage, celsius: celsius, configuration)
+            }
+        } else {
+            restUsed = false
+            earlyRestVoltage = 0
+        }
+        return false
+    }
+
+    /// A change of the current since the element's last turn (100 ms: the load's ramps take a
+    /// few hundred milliseconds) measures its resistance: ΔV/ΔI against the model's own
+    /// instantaneous ΔV for the same change. The RC branches move little in 100 ms when their time
+    /// constants are tens of seconds (Docs/estimation.md states the limit).
+    mutating func measureResistance(current: Float, millivolts now: Int32, _ configuration: borrowing @_addressable StateEstimationConfiguration) {
+        let before = previousCurrent
+        guard before == before, previousMillivolts != 0 else { return }          // NaN: no sample
+        let change = current - before
+        guard (change < 0 ? -change : change) >= configuration.resistanceMinimumStepC * configuration.cellModel.capacityAh else { return }
+        let soc = filter.soc
+        let t = celsius
+        let expected = configuration.cellModel.instantaneousOverpotential(current: current, soc: soc, celsius: t).volts
+            - configuration.cellModel.instantaneousOverpotential(current: before, soc: soc, celsius: t).volts
+        guard (expected < 0 ? -expected : expected) >= configuration.resistanceMinimumVoltageStep else { return }
+        let factor = Float(Int(now &- previousMillivolts)) / 1_000 / expected
+        guard factor > 0.2, factor < 10 else { return }      // not a step of this element (a glitch, a fault)
+        if resistanceUpdates == 0 {
+            firstSteps += 1
+            firstStepSum += factor
+            guard firstSteps >= configuration.resistanceFirstSteps else { return }
+            resistanceFactor = firstStepSum / Float(Int(firstSteps))
+        } else {
+            resistanceFactor += configuration.resistanceSmoothing * (factor - resistanceFactor)
+        }
+        if resistanceUpdates < .max { resistanceUpdates += 1 }
+    }
+
+    /// At the end of a long enough rest: the SOC from the rest voltage, and a capacity measurement
+    /// when the previous relaxed point is far enough away (then true).
+    mutating func relaxedPoint(voltage: Float, celsius: Float, _ configuration: borrowing @_addressable StateEstimationConfiguration) -> Bool {
+        // The rest voltage is corrected with the RC voltages, which need the element's resistance,
+        // unless the rest has lasted as long as an anchor needs (the RC voltages have decayed).
+        let rest = filter.restSeconds
+        guard !restUsed, rest >= configuration.relaxation,
+              resistanceUpdates > 0 || rest >= configuration.tuning.anchorRest,
+              configuration.capacityTemperatureWindow.contains(celsius) else { return false }
+        restUsed = true
+        // The slow RC branch's remaining relaxation, from the rest's own voltage: with an early
+        // sample the exponential (the model's τ2) is extrapolated to its end; without one (a
+        // long rest) the filter's RC voltages are taken off.
+        var relaxed = voltage - filter.v1 - filter.v2
+        let early = earlyRestVoltage, gap = rest - earlyRestSeconds
+        if early != 0 && gap >= 60 && rest < configuration.tuning.anchorRest {
+            let decay = FloatMath.exp(-gap / max(configuration.cellModel.tau2.value(soc: filter.soc, celsius: celsius), 1))
+            relaxed = voltage - filter.v1 + (voltage - early) * decay / (1 - decay)
+        }
+        relaxed -= configuration.cellModel.hysteresisVoltage * filter.hysteresis
+        let soc = configuration.cellModel.stateOfCharge(openCircuitVoltage: relaxed, celsius: celsius)
+        guard configuration.cellModel.openCircuitVoltage(soc: soc, celsius: celsius).slope >= configuration.tuning.anchorSlope else { return false }
+        let point = (soc: soc, chargeAs: chargeAs)
+        var measured = false
+        if let anchor {
+            let span = point.soc - anchor.soc
+            let spanMagnitude = span < 0 ? -span : span
+            if spanMagnitude >= configuration.capacityMinimumSpan {
+                let measuredAh = (point.chargeAs - anchor.chargeAs) / span / 3_600
+                // A capacity outside half to 1.5 times new is a measurement gone wrong, not a cell.
+                let newAh = configuration.cellModel.capacityAh
+                if measuredAh > 0.5 * newAh && measuredAh < 1.5 * newAh {
+                    if capacityUpdates == 0 {
+                        capacityAh = measuredAh
+                    } else {
+                        let weight = min(1, configuration.capacitySmoothing * spanMagnitude)
+                        capacityAh += weight * (measuredAh - capacityAh)
+                    }
+                    if capacityUpdates < .max { capacityUpdates += 1 }
+                    measured = true
+                }
+            } else if throughputSinceAnchorAs <= 2 * 3_600 * capacityAh {
+                return false      // too close to the old point: keep it (its charge count is still trusted)
+            }
+        }
+        // This point becomes the anchor: the first, after a measurement, or when the old one is
+        // too far back in charge counted for its count to be trusted.
+        anchor = point
+        throughputSinceAnchorAs = 0
+        return measured
+    }
+}
+
 /// The estimation for all elements.
 public struct PackStateEstimator: Sendable {
     public internal(set) var elements: PerCell<ElementEstimate>
@@ -273,118 +391,19 @@ public struct PackStateEstimator: Sendable {
         }
     }
 
-    /// Element `i`'s turn: its filter step, a resistance measurement when the current changed
-    /// enough since its last turn, and a relaxed point at the end of a rest.
+    /// Element `i`'s turn: its temperature, then its own step (`ElementEstimate.step`) in place.
     mutating func step(_ i: Int, measurements m: inout Measurements, sampled: Float?, charge: Int64, bled: Int32, seconds dt: Float) {
         assignTemperature(i, &m)
-        let celsius = elements[i].celsius
-        let elementCoulombs = Float(approximating: charge &- elements[i].lastChargeNanocoulombs) * 1e-9
-            - Float(Int(bled &- elements[i].lastBled)) / 1_000
-        elements[i].lastChargeNanocoulombs = charge
-        elements[i].lastBled = bled
-        elements[i].chargeAs += elementCoulombs
-        elements[i].throughputSinceAnchorAs += elementCoulombs < 0 ? -elementCoulombs : elementCoulombs
         let millivolts = m.cellVoltage(i).validValue?.rawValue
-        if let current = sampled, let millivolts { measureResistance(i, current: current, millivolts: millivolts) }
-        elements[i].previousCurrent = sampled ?? .nan
-        elements[i].previousMillivolts = millivolts ?? 0
-        let voltage = millivolts.map { Float(Int($0)) / 1_000 }
-        elements[i].filter.step(current: elementCoulombs / dt, voltage: voltage, celsius: celsius, seconds: dt,
-                                capacityAh: elements[i].capacityAh,
-                                capacityUncertainty: elements[i].capacityUpdates > 0 ? configuration.measuredCapacityUncertainty : configuration.newCapacityUncertainty,
-                                resistanceFactor: elements[i].resistanceFactor, model: configuration.cellModel, tuning: configuration.tuning)
-        let current = elementCoulombs / dt
-        if (current < 0 ? -current : current) <= configuration.cellModel.capacityAh / 50 {
-            if let voltage {
-                let rest = elements[i].filter.restSeconds
-                if elements[i].earlyRestVoltage == 0 && rest >= PackStateEstimator.earlyRestSample {
-                    elements[i].earlyRestVoltage = voltage
-                    elements[i].earlyRestSeconds = rest
-                }
-                relaxedPoint(i, voltage: voltage, celsius: celsius)
-            }
-        } else {
-            elements[i].restUsed = false
-            elements[i].earlyRestVoltage = 0
+        if elements[i].step(sampled: sampled, millivolts: millivolts, charge: charge, bled: bled, seconds: dt, configuration) {
+            recordTrend()
         }
     }
 
-    /// A change of the current since the element's last turn (100 ms: the load's ramps take a
-    /// few hundred milliseconds) measures its resistance: ΔV/ΔI against the model's own
-    /// instantaneous ΔV for the same change. The RC branches move little in 100 ms when their time
-    /// constants are tens of seconds (Docs/estimation.md states the limit).
-    mutating func measureResistance(_ i: Int, current: Float, millivolts now: Int32) {
-        let before = elements[i].previousCurrent
-        guard before == before, elements[i].previousMillivolts != 0 else { return }          // NaN: no sample
-        let change = current - before
-        guard (change < 0 ? -change : change) >= configuration.resistanceMinimumStepC * configuration.cellModel.capacityAh else { return }
-        let soc = elements[i].filter.soc
-        let t = elements[i].celsius
-        let expected = configuration.cellModel.instantaneousOverpotential(current: current, soc: soc, celsius: t).volts
-            - configuration.cellModel.instantaneousOverpotential(current: before, soc: soc, celsius: t).volts
-        guard (expected < 0 ? -expected : expected) >= configuration.resistanceMinimumVoltageStep else { return }
-        let factor = Float(Int(now &- elements[i].previousMillivolts)) / 1_000 / expected
-        guard factor > 0.2, factor < 10 else { return }      // not a step of this element (a glitch, a fault)
-        if elements[i].resistanceUpdates == 0 {
-            elements[i].firstSteps += 1
-            elements[i].firstStepSum += factor
-            guard elements[i].firstSteps >= configuration.resistanceFirstSteps else { return }
-            elements[i].resistanceFactor = elements[i].firstStepSum / Float(Int(elements[i].firstSteps))
-        } else {
-            elements[i].resistanceFactor += configuration.resistanceSmoothing * (factor - elements[i].resistanceFactor)
-        }
-        if elements[i].resistanceUpdates < .max { elements[i].resistanceUpdates += 1 }
-    }
-
-    /// At the end of a long enough rest: the SOC from the rest voltage, and a capacity measurement
-    /// when the previous relaxed point is far enough away.
+    /// A relaxed point of element `i` (`ElementEstimate.relaxedPoint`), with the capacity trend
+    /// when it measured the capacity.
     mutating func relaxedPoint(_ i: Int, voltage: Float, celsius: Float) {
-        // The rest voltage is corrected with the RC voltages, which need the element's resistance,
-        // unless the rest has lasted as long as an anchor needs (the RC voltages have decayed).
-        let rest = elements[i].filter.restSeconds
-        guard !elements[i].restUsed, rest >= configuration.relaxation,
-              elements[i].resistanceUpdates > 0 || rest >= configuration.tuning.anchorRest,
-              configuration.capacityTemperatureWindow.contains(celsius) else { return }
-        elements[i].restUsed = true
-        let filter = elements[i].filter
-        // The slow RC branch's remaining relaxation, from the rest's own voltage: with an early
-        // sample the exponential (the model's τ2) is extrapolated to its end; without one (a
-        // long rest) the filter's RC voltages are taken off.
-        var relaxed = voltage - filter.v1 - filter.v2
-        let early = elements[i].earlyRestVoltage, gap = rest - elements[i].earlyRestSeconds
-        if early != 0 && gap >= 60 && rest < configuration.tuning.anchorRest {
-            let decay = FloatMath.exp(-gap / max(configuration.cellModel.tau2.value(soc: filter.soc, celsius: celsius), 1))
-            relaxed = voltage - filter.v1 + (voltage - early) * decay / (1 - decay)
-        }
-        relaxed -= configuration.cellModel.hysteresisVoltage * filter.hysteresis
-        let soc = configuration.cellModel.stateOfCharge(openCircuitVoltage: relaxed, celsius: celsius)
-        guard configuration.cellModel.openCircuitVoltage(soc: soc, celsius: celsius).slope >= configuration.tuning.anchorSlope else { return }
-        let point = (soc: soc, chargeAs: elements[i].chargeAs)
-        if let anchor = elements[i].anchor {
-            let span = point.soc - anchor.soc
-            let spanMagnitude = span < 0 ? -span : span
-            if spanMagnitude >= configuration.capacityMinimumSpan {
-                let measuredAh = (point.chargeAs - anchor.chargeAs) / span / 3_600
-                // A capacity outside half to 1.5 times new is a measurement gone wrong, not a cell.
-                let newAh = configuration.cellModel.capacityAh
-                if measuredAh > 0.5 * newAh && measuredAh < 1.5 * newAh {
-                    if elements[i].capacityUpdates == 0 {
-                        elements[i].capacityAh = measuredAh
-                    } else {
-                        let weight = min(1, configuration.capacitySmoothing * spanMagnitude)
-                        elements[i].capacityAh += weight * (measuredAh - elements[i].capacityAh)
-                    }
-                    if elements[i].capacityUpdates < .max { elements[i].capacityUpdates += 1 }
-                    recordTrend()
-                }
-            } else if elements[i].throughputSinceAnchorAs <= 2 * 3_600 * elements[i].capacityAh {
-                return      // too close to the old point: keep it (its charge count is still trusted)
-            }
-        }
-        // This point becomes the anchor: the first, after a measurement, or when the old one is
-        // too far back in charge counted for its count to be trusted.
-        elements[i].anchor = point
-        elements[i].throughputSinceAnchorAs = 0
+        if elements[i].relaxedPoint(voltage: voltage, celsius: celsius, configuration) { recordTrend() }
     }
 
     /// Resumes element `i` from a checkpoint (Persistence): what was learned of it (capacity,
@@ -426,7 +445,7 @@ public struct PackStateEstimator: Sendable {
         guard elements.count > 0 else { return }
         var lowest: Float = 2, highest: Float = -2, widest: Float = 0
         for i in 0..<elements.count {
-            let f = elements[i].filter
+            let f = elements.inPlace(i).filter
             lowest = min(lowest, f.displayed)
             highest = max(highest, f.displayed)
             widest = max(widest, f.bound(configuration.tuning))

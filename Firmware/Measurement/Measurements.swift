@@ -79,7 +79,7 @@ public struct Measurements: Sendable {
     /// optimiser hoisted a load of the whole list out of it and then copied the list into a
     /// temporary for every element read (the Embedded Cortex-M build; Docs/firmware-budget.md).
     /// `mutating` and not inlined only for that.
-    @inline(never) mutating func cellVoltage(_ i: Int) -> Reading<Millivolts> { cells.cellVoltages[i] }
+    @inline(never) mutating func cellVoltage(_ i: Int) -> Reading<Millivolts> { cells.cellVoltages.inPlace(i) }
     @inline(never) mutating func temperature(_ i: Int) -> Reading<DeciCelsius> { cells.temperatures[i] }
 
     /// Statistics over the validated cell voltages and temperatures, read in place (stages
