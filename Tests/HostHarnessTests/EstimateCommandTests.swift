@@ -1,7 +1,8 @@
 // `bms-harness estimate` end to end: its output file, determinism, bad files and options refused
 // with one line naming the file and line, and the accuracy bench on the shared datasets.
 import Foundation
-import HostHarness
+@testable import HostHarness
+import Firmware
 import Testing
 
 @Suite struct EstimateCommandTests {
@@ -164,5 +165,28 @@ import Testing
             if r.target != nil { #expect(r.meetsTarget == true, "\(r.file)") }
         }
         #expect(m50.filter { $0.target != nil }.count == 15)
+    }
+}
+
+/// The usable-charge check's report: a discharge the BMS stopped (a latched protection fault)
+/// before any element reached the minimum says so, and misses the target, instead of naming an
+/// element that never reached the minimum.
+@Suite struct UsableChargeReportTests {
+    @Test func aDischargeTheBMSStoppedIsReportedAsStoppedAndMissed() {
+        let stopped = UsableChargeResult(scenario: "weak-cell", currentA: 20, deliveredAh: 4.605, predictedAtStartAh: 6.58,
+                                         worstRelativeError: 4.1, worstErrorOfWhole: 0.54, predictedElement: 6, actualElement: -1,
+                                         stoppedBy: [.overtemperatureDischarge], hottestCelsius: 65.2)
+        let report = PackEstimationBench.report([], usable: [stopped])
+        #expect(report.met == false)
+        #expect(report.text.contains("stopped by the BMS before any element reached the minimum: overtemperature-discharge latched, hottest element 65.2 °C"))
+        #expect(!report.text.contains("reached the minimum),"))
+    }
+
+    @Test func aDischargeToTheMinimumNamesTheElement() {
+        let ran = UsableChargeResult(scenario: "weak-cell", currentA: 10, deliveredAh: 7.902, predictedAtStartAh: 7.716,
+                                     worstRelativeError: 0.024, worstErrorOfWhole: 0.0235, predictedElement: 6, actualElement: 6)
+        let report = PackEstimationBench.report([], usable: [ran])
+        #expect(report.met == true)
+        #expect(report.text.contains("(element 7 reached the minimum)"))
     }
 }

@@ -36,7 +36,8 @@ public struct PackEstimationResult: Sendable {
 }
 
 /// The usable-charge check: a constant discharge from full until the weakest element reaches its
-/// minimum voltage, predictions taken along the way.
+/// minimum voltage — or until the BMS opens the contactors first (a protection fault latched: the
+/// pack stops delivering whatever the prediction said) — predictions taken along the way.
 public struct UsableChargeResult: Sendable {
     public var scenario: String
     public var currentA: Double
@@ -47,9 +48,14 @@ public struct UsableChargeResult: Sendable {
     public var predictedAtStartAh: Double
     public var worstRelativeError: Double
     public var worstErrorOfWhole: Double
-    /// The element the firmware said would run out first, and the one that did.
+    /// The element the firmware said would run out first, and the one that did (-1: none did,
+    /// the BMS stopped the discharge before).
     public var predictedElement: Int
     public var actualElement: Int
+    /// The protection faults latched when the BMS stopped the discharge before any element reached
+    /// the minimum (nil: it ran to the minimum), and the hottest element's temperature then (°C).
+    public var stoppedBy: [FaultID]? = nil
+    public var hottestCelsius: Double = 0
 }
 
 public enum PackEstimationBench {
@@ -138,7 +144,8 @@ public enum PackEstimationBench {
         let startCharge = simulation.pack.netChargeAmpereSeconds
         func delivered() -> Double { (startCharge - simulation.pack.netChargeAmpereSeconds) / 3_600 }
         var predictions: [(deliveredAh: Double, predictedAh: Double, element: Int)] = []
-        var tick = 0, actualElement = 0
+        var tick = 0, actualElement = -1
+        var stoppedBy: [FaultID]? = nil
         let limit = simulation.now + Microseconds.seconds(Int32(4 * 3_600 / cRate))
         outer: while simulation.now < limit {
             simulation.step()
@@ -146,6 +153,11 @@ public enum PackEstimationBench {
             for i in simulation.pack.hot.indices where simulation.pack.terminalVoltage(i) <= minimum {
                 actualElement = i
                 break outer
+            }
+            let latched = simulation.loop.stateMachine.latched
+            if !latched.isEmpty {
+                stoppedBy = FaultID.all.filter { latched.contains($0) }
+                break
             }
             guard tick % 60_000 == 0, simulation.pack.current < -0.9 * current,
                   let usable = simulation.loop.estimator.usableCharge(atDischarge: Float(current)) else { continue }
@@ -162,7 +174,8 @@ public enum PackEstimationBench {
         return UsableChargeResult(
             scenario: start.scenario.name, currentA: current, deliveredAh: total,
             predictedAtStartAh: (first?.predictedAh ?? 0) + (first?.deliveredAh ?? 0), worstRelativeError: worstRelative,
-            worstErrorOfWhole: worstWhole, predictedElement: first?.element ?? -1, actualElement: actualElement)
+            worstErrorOfWhole: worstWhole, predictedElement: first?.element ?? -1, actualElement: actualElement,
+            stoppedBy: stoppedBy, hottestCelsius: simulation.pack.elements.map(\.temperature).max() ?? 0)
     }
 
     /// The printed report and whether every target was met.
@@ -191,7 +204,13 @@ public enum PackEstimationBench {
             let ok = u.worstErrorOfWhole <= usableTarget && abs(u.predictedAtStartAh - u.deliveredAh) / u.deliveredAh <= usableTarget
             met = met && ok
             text += "  usable charge, \(u.scenario) after its day, at \(Fixed.text(u.currentA, decimals: 1)) A: delivered \(Fixed.text(u.deliveredAh, decimals: 3)) Ah "
-            text += "(element \(u.actualElement + 1) reached the minimum), predicted at the start \(Fixed.text(u.predictedAtStartAh, decimals: 3)) Ah "
+            if let faults = u.stoppedBy {
+                text += "(stopped by the BMS before any element reached the minimum: \(faults.map(\.name).joined(separator: ", ")) latched, "
+                text += "hottest element \(Fixed.text(u.hottestCelsius, decimals: 1)) °C), predicted at the start"
+            } else {
+                text += "(element \(u.actualElement + 1) reached the minimum), predicted at the start"
+            }
+            text += " \(Fixed.text(u.predictedAtStartAh, decimals: 3)) Ah "
             text += "(element \(u.predictedElement + 1)); worst prediction while ≥ 10 % remained: \(percent(u.worstErrorOfWhole)) of the discharge, "
             text += "\(percent(u.worstRelativeError)) of what remained  (target 3 %)  \(ok ? "ok" : "MISSED")\n"
         }
