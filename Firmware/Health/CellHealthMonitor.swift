@@ -70,6 +70,11 @@ public struct HealthConfiguration: Sendable {
     public static let thermalRiseDeadBandKelvinPerMinute: Float = 0.15
     /// Factor on the current limits while a thermal anomaly is at warning or above.
     public static let thermalDerate: Float = 0.5
+    /// How far the sum of the cells' rest voltages may move against the stack voltage (mV) before
+    /// a voltage channel counts as drifting, and the leakage (mA, of the matching sign) its cell
+    /// must show for the drift to be put on its channel.
+    public static let stackDriftMillivolts: Float = 8
+    public static let stackDriftLeakMilliamperes: Float = 1.5
     /// What the early warning needs of the pack configuration: the rated capacity and the rest
     /// current (the loop's, and the fleet benchmark's).
     public init(pack c: borrowing @_addressable PackConfiguration) {
@@ -154,6 +159,10 @@ public struct CellHealthMonitor: Sendable {
     var haveStart = false, haveEnd = false
     /// When the rest voltages were last tracked (the end of a rest is its last relaxed moment).
     var lastRelaxedSeconds: Float = 0
+    /// The sum of the cell voltages less the stack voltage at rest, smoothed as the cells' rest
+    /// voltages are (mV; NaN: none yet), and its value at the first relaxed point (mV; NaN: not yet).
+    var restStackDifference: Float = .nan
+    var stackReference: Float = .nan
     var previousCurrent: Float = .nan
     /// Each cell's last reading (mV; `CellHealthMonitor.none` when invalid), kept in 16 bits:
     /// the loop's static storage has little room (Docs/firmware-budget.md).
@@ -227,6 +236,8 @@ public struct CellHealthMonitor: Sendable {
         haveStart = false
         haveEnd = false
         lastRelaxedSeconds = 0
+        restStackDifference = .nan
+        stackReference = .nan
         previousCurrent = .nan
         loadSquared = 0
         previousTemperatures.removeAll()
@@ -291,8 +302,10 @@ public struct CellHealthMonitor: Sendable {
 
     /// The slow features, sensor checks, scores and alert levels, once per second. `curve` turns
     /// a relaxed voltage into a SOC; `bled` is each cell's bled charge since start (mAs);
-    /// `chargeNanocoulombs` the pack's counted net charge.
+    /// `chargeNanocoulombs` the pack's counted net charge; `sumOfCellsDifference` the sum of the
+    /// cell voltages less the stack voltage measured apart from them (nil: not all valid).
     public mutating func evaluate(cells readings: borrowing @_addressable CellMonitorReadings, current: Milliamperes?,
+                                  sumOfCellsDifference: Millivolts?,
                                   chargeNanocoulombs: Int64, bled: borrowing @_addressable PerCell<Int32>,
                                   curve: borrowing @_addressable OCVCurve, seconds dt: Float, uptimeSeconds: Float) {
         let amperes = current.map { Float(Int($0.rawValue)) / 1_000 } ?? .nan
@@ -305,7 +318,7 @@ public struct CellHealthMonitor: Sendable {
         checkTemperatures(readings, seconds: dt)
         if resting {
             restSeconds += dt
-            if restSeconds >= HealthConfiguration.quickPointSeconds - 60 { trackRestVoltages(readings) }
+            if restSeconds >= HealthConfiguration.quickPointSeconds - 60 { trackRestVoltages(readings, sumOfCellsDifference: sumOfCellsDifference) }
             // A quick point, once per rest (taken into `startOfRest`, free until the rest's
             // first relaxed point): capacity against the last relaxed point.
             if !haveStart && haveEnd && restSeconds >= HealthConfiguration.quickPointSeconds && restSeconds - dt < HealthConfiguration.quickPointSeconds
@@ -319,6 +332,7 @@ public struct CellHealthMonitor: Sendable {
                     takePoint(end: false, chargeNanocoulombs: chargeNanocoulombs, bled: bled, curve: curve, at: uptimeSeconds)
                     haveStart = true
                     if haveEnd { measureCapacity() }
+                    checkStack()
                 } else if haveStart && uptimeSeconds - startOfRest.seconds >= 2 * HealthConfiguration.leakWindowSeconds && relaxed() {
                     // A long rest (a night) measures its leakage in windows as it goes: the
                     // present moment closes one, and starts the next.
@@ -338,17 +352,49 @@ public struct CellHealthMonitor: Sendable {
             restSeconds = 0
             haveStart = false
             for i in 0..<cells.count { cells[i].restVoltage = 0 }
+            restStackDifference = .nan
         }
         score()
     }
 
-    /// Each cell's voltage at rest, smoothed over the last minute (the relaxed voltage).
-    mutating func trackRestVoltages(_ readings: borrowing @_addressable CellMonitorReadings) {
+    /// Each cell's voltage at rest, smoothed over the last minute (the relaxed voltage), and the
+    /// sum of the cells less the stack smoothed the same way.
+    mutating func trackRestVoltages(_ readings: borrowing @_addressable CellMonitorReadings, sumOfCellsDifference: Millivolts?) {
         for i in 0..<cells.count {
             guard let v = readings.cellVoltages[i].validValue else { continue }
             let volts = Float(Int(v.rawValue)) / 1_000
             cells[i].restVoltage = cells[i].restVoltage == 0 ? volts : cells[i].restVoltage + (volts - cells[i].restVoltage) / 30
         }
+        if let d = sumOfCellsDifference {
+            let millivolts = Float(Int(d.rawValue))
+            restStackDifference = restStackDifference.isNaN ? millivolts : restStackDifference + (millivolts - restStackDifference) / 30
+        }
+    }
+
+    /// A channel drifting away from its cell: an offset growing in one voltage channel moves the
+    /// sum of the cells' voltages away from the stack voltage by as much, while a cell that
+    /// really loses or gains charge moves both. At every relaxed point (and every leakage
+    /// measurement) the sum less the stack, at rest, is compared with its value at the first one; once it
+    /// has moved `stackDriftMillivolts`, the channel of the cell showing the matching leakage — a
+    /// reading rising at rest looks like a cell gaining charge (negative leakage), a falling one
+    /// like a leak — is suspect, and the comparison starts again from there. Without such a cell
+    /// (the stack measurement itself drifting) nothing is blamed.
+    @inline(never) mutating func checkStack() {
+        let excess = restStackDifference
+        guard excess == excess else { return }                                                  // NaN: not measured
+        guard stackReference == stackReference else { stackReference = excess; return }      // NaN: the first point
+        let moved = excess - stackReference
+        guard (moved < 0 ? -moved : moved) >= HealthConfiguration.stackDriftMillivolts else { return }
+        // A channel found drifting before is among the candidates (its leakage as when found): a
+        // drift that goes on is its own, not a new channel's.
+        var drifting = -1, strongest = HealthConfiguration.stackDriftLeakMilliamperes
+        for i in 0..<cells.count {
+            let leak = moved > 0 ? -cells[i].leakageMilliamperes : cells[i].leakageMilliamperes
+            if leak > strongest { drifting = i; strongest = leak }
+        }
+        guard drifting >= 0 else { return }
+        markSuspect(drifting)
+        stackReference = excess
     }
 
     /// Whether every cell has a smoothed rest voltage (a relaxed point can be taken).
@@ -403,6 +449,7 @@ public struct CellHealthMonitor: Sendable {
             if cells[i].leakageEstimates < UInt16.max { cells[i].leakageEstimates += 1 }
             spreadsStale = true
         }
+        checkStack()
     }
 
     /// Capacity from the relaxed points around a charge or discharge: each cell's SOC change for

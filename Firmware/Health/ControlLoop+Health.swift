@@ -7,7 +7,7 @@ extension ControlLoop {
     /// every cell whose alert level changed (code: the cell; value: level · reason · score).
     mutating func assessHealth() {
         let uptime = Float(approximating: Int64(bitPattern: schedule.tickCount)) / 1_000
-        health.evaluate(cells: measurements.cells, current: measurements.pack.current.validValue,
+        health.evaluate(cells: measurements.cells, current: measurements.pack.current.validValue, sumOfCellsDifference: faultMonitor.sumOfCellsDifference,
                         chargeNanocoulombs: coulombCounter.netChargeNanocoulombs, bled: balancer.bled,
                         curve: configuration.openCircuitVoltage, seconds: 1, uptimeSeconds: uptime)
         for i in 0..<health.cells.count where health.levelChanged.contains(i) {

@@ -161,6 +161,9 @@ public struct FaultMonitor: Sendable {
     public private(set) var suspectCells = CellSet()
     /// The fastest temperature rise over the window (deci-K per minute), for reports.
     public private(set) var fastestRise: Int32 = 0
+    /// The sum of the cell voltages less the stack voltage at the last evaluation (nil: a cell
+    /// or the stack not valid), for the early warning's drifting-channel check.
+    public private(set) var sumOfCellsDifference: Millivolts? = nil
     public private(set) var status = FaultStatus()
 
     init(cellCount: Int, temperatureSensorCount: Int) {
@@ -178,6 +181,7 @@ public struct FaultMonitor: Sendable {
         implausible = PlausibilityTracker(); stale = PlausibilityTracker(); temperatureSensor = PlausibilityTracker()
         allTemperatureSensors = PlausibilityTracker()
         current = PlausibilityTracker(); sumOfCells = PlausibilityTracker(); stuck = PlausibilityTracker()
+        sumOfCellsDifference = nil
         history.removeAll()
         lastValue = PerCell(repeating: 0, count: cellCount)
         unchangedSince = PerCell(repeating: never, count: cellCount)
@@ -217,11 +221,13 @@ public struct FaultMonitor: Sendable {
                                                       reactionDelay: c.protection.temperatureSensorFault.reactionDelay), now: now)
         self.current.update(current == nil, c.protection.currentMeasurementFault, now: now)
         var mismatch = false
+        sumOfCellsDifference = nil
         if let cells, cells.invalidCount == 0, let packVoltage = m.pack.packVoltage.validValue {
             let allowance = c.protection.sumOfCellsTolerance.rawValue
                 + c.protection.sumOfCellsTolerancePerAmpere.rawValue * ((current?.magnitude.rawValue ?? 0) / 1_000)
             let difference = cells.sum - packVoltage.rawValue
             mismatch = difference > allowance || difference < -allowance
+            sumOfCellsDifference = Millivolts(difference)
         }
         sumOfCells.update(mismatch, c.protection.sumOfCellsMismatch, now: now)
         conclude(now: now, configuration: c)

@@ -56,10 +56,15 @@ public struct FleetBMS {
                                       configuration: configuration, dt: dt)
         if let command { try? cellMonitor.setBalancing(command) }
         let current = measurements.pack.current.validValue
+        // As the loop's fault monitor measures it (no fault monitor here).
+        var sumOfCellsDifference: Millivolts? = nil
+        if let cells = cellStatistics, cells.invalidCount == 0, let stack = measurements.pack.packVoltage.validValue {
+            sumOfCellsDifference = Millivolts(cells.sum - stack.rawValue)
+        }
         health.observe(cells: measurements.cells, current: current)
         let seconds = Float(Double(dt.rawValue) / 1e6)
         uptimeSeconds += seconds
-        health.evaluate(cells: measurements.cells, current: current, chargeNanocoulombs: coulombCounter.netChargeNanocoulombs,
+        health.evaluate(cells: measurements.cells, current: current, sumOfCellsDifference: sumOfCellsDifference, chargeNanocoulombs: coulombCounter.netChargeNanocoulombs,
                         bled: balancer.bled, curve: configuration.openCircuitVoltage, seconds: seconds, uptimeSeconds: uptimeSeconds)
         return command
     }
