@@ -79,7 +79,7 @@ public struct FixedList<let capacity: Int, Element: Sendable>: Sendable {
     /// into a temporary for every read (a `mutating` read is in place).
     @inlinable public mutating func inPlace(_ index: Int) -> Element {
         precondition(index >= 0 && index < count, "FixedList: index out of range")
-        return storage.mutableSpan[index]
+        return storage[index]
     }
 
     /// Element `index` (0..<count). Yielded in place (`_read`/`_modify`), so reading or

@@ -284,14 +284,14 @@ public struct CellHealthMonitor: Sendable {
             if r.isFinite { any = true }
         }
         guard any, let median = CellHealthMonitor.median(ohms, excluding: suspectCells), median > 1e-5 else { return }
-        for i in 0..<cells.count where ohms[i].isFinite && !cells[i].sensorSuspect {
+        for i in 0..<cells.count where ohms[i].isFinite && !cells.inPlace(i).sensorSuspect {
             let ratio = ohms[i] / median
             guard ratio > 0.2 && ratio < 5 else { continue }   // a step the cell did not see whole
-            let n = Float(Int(min(cells[i].resistanceSteps, 99)))
+            let n = Float(Int(min(cells.inPlace(i).resistanceSteps, 99)))
             cells[i].resistanceRatio += (ratio - cells[i].resistanceRatio) / (n + 1 < 20 ? n + 1 : 20)
             if cells[i].resistanceSteps < UInt16.max { cells[i].resistanceSteps += 1 }
             spreadsStale = true
-            let k = Int(cells[i].resistanceSteps)
+            let k = Int(cells.inPlace(i).resistanceSteps)
             if k >= 20 && k <= CellHealthMonitor.baselineSteps {
                 cells[i].resistanceBaseline += (cells[i].resistanceRatio - cells[i].resistanceBaseline) / Float(k - 19)
             }
@@ -362,8 +362,8 @@ public struct CellHealthMonitor: Sendable {
     mutating func trackRestVoltages(_ readings: borrowing @_addressable CellMonitorReadings, sumOfCellsDifference: Millivolts?) {
         for i in 0..<cells.count {
             guard let v = readings.cellVoltages[i].validValue else { continue }
-            let volts = Float(Int(v.rawValue)) / 1_000
-            cells[i].restVoltage = cells[i].restVoltage == 0 ? volts : cells[i].restVoltage + (volts - cells[i].restVoltage) / 30
+            let volts = Float(Int(v.rawValue)) / 1_000, old = cells.inPlace(i).restVoltage
+            cells[i].restVoltage = old == 0 ? volts : old + (volts - old) / 30
         }
         if let d = sumOfCellsDifference {
             let millivolts = Float(Int(d.rawValue))
@@ -389,7 +389,7 @@ public struct CellHealthMonitor: Sendable {
         // drift that goes on is its own, not a new channel's.
         var drifting = -1, strongest = HealthConfiguration.stackDriftLeakMilliamperes
         for i in 0..<cells.count {
-            let leak = moved > 0 ? -cells[i].leakageMilliamperes : cells[i].leakageMilliamperes
+            let leak = moved > 0 ? -cells.inPlace(i).leakageMilliamperes : cells.inPlace(i).leakageMilliamperes
             if leak > strongest { drifting = i; strongest = leak }
         }
         guard drifting >= 0 else { return }
@@ -400,7 +400,7 @@ public struct CellHealthMonitor: Sendable {
     /// Whether every cell has a smoothed rest voltage (a relaxed point can be taken).
     /// (`mutating` only to read the cells in place: a copy of them cost 900 B of stack.)
     mutating func relaxed() -> Bool {
-        for i in 0..<cells.count where cells[i].restVoltage == 0 { return false }
+        for i in 0..<cells.count where cells.inPlace(i).restVoltage == 0 { return false }
         return true
     }
 
@@ -440,10 +440,10 @@ public struct CellHealthMonitor: Sendable {
         guard let medianSOC = CellHealthMonitor.median(relative, excluding: suspects),
               let medianBled = CellHealthMonitor.median(bledDelta, excluding: suspects) else { return }
         let coulombsPerSOC = configuration.ratedCapacityAh * 3_600
-        for i in 0..<cells.count where !cells[i].sensorSuspect {
+        for i in 0..<cells.count where !cells.inPlace(i).sensorSuspect {
             let lost = -(relative[i] - medianSOC) * coulombsPerSOC - (bledDelta[i] - medianBled)
             let milliamperes = lost / seconds * 1_000
-            let previous = cells[i].leakageMilliamperes
+            let previous = cells.inPlace(i).leakageMilliamperes
             cells[i].leakageMilliamperes = cells[i].leakageEstimates == 0 ? milliamperes : previous + (milliamperes - previous) * 0.5
             cells[i].leakageTrend = cells[i].leakageEstimates == 0 ? 0 : cells[i].leakageMilliamperes - previous
             if cells[i].leakageEstimates < UInt16.max { cells[i].leakageEstimates += 1 }
@@ -465,12 +465,12 @@ public struct CellHealthMonitor: Sendable {
             perCell.append(moved != 0 ? own / moved : .nan)   // the cell's capacity (C) as seen
         }
         guard let median = CellHealthMonitor.median(perCell, excluding: suspectCells), median > 0 else { return }
-        for i in 0..<cells.count where !cells[i].sensorSuspect && perCell[i].isFinite && perCell[i] > 0 {
+        for i in 0..<cells.count where !cells.inPlace(i).sensorSuspect && perCell[i].isFinite && perCell[i] > 0 {
             let ratio = perCell[i] / median
             cells[i].capacityRatio = cells[i].capacityEstimates == 0 ? ratio : cells[i].capacityRatio + (ratio - cells[i].capacityRatio) * 0.5
             if cells[i].capacityEstimates < UInt16.max { cells[i].capacityEstimates += 1 }
             spreadsStale = true
-            let k = Int(cells[i].capacityEstimates)
+            let k = Int(cells.inPlace(i).capacityEstimates)
             if k <= CellHealthMonitor.baselineEstimates { cells[i].capacityBaseline += (ratio - cells[i].capacityBaseline) / Float(k) }
         }
     }
@@ -484,16 +484,16 @@ public struct CellHealthMonitor: Sendable {
         var jitters = PerCell<Float>(filler: 0)
         for i in 0..<cells.count {
             let r = relative[i] - median
-            let previous = cells[i].previousRelative
+            let previous = cells.inPlace(i).previousRelative
             cells[i].previousRelative = r
-            jitters.append(cells[i].jitter)
+            jitters.append(cells.inPlace(i).jitter)
             guard resting, r.isFinite, previous.isFinite else { continue }
             let jump = r - previous < 0 ? previous - r : r - previous
             if jump >= 8 { markSuspect(i) }                           // mV in one second, at rest
             cells[i].jitter += (jump - cells[i].jitter) / 600
         }
         guard resting, let typical = CellHealthMonitor.median(jitters, excluding: CellSet()) else { return }
-        for i in 0..<cells.count where cells[i].jitter > 2 && cells[i].jitter > 4 * typical { markSuspect(i) }
+        for i in 0..<cells.count where cells.inPlace(i).jitter > 2 && cells.inPlace(i).jitter > 4 * typical { markSuspect(i) }
     }
 
     mutating func markSuspect(_ i: Int) {
@@ -550,7 +550,7 @@ public struct CellHealthMonitor: Sendable {
         levelChanged = CellSet()
         let leakSpread = self.leakSpread.value, capacitySpread = self.capacitySpread.value, resistanceSpread = self.resistanceSpread.value
         for i in 0..<cells.count {
-            guard !cells[i].sensorSuspect else {
+            guard !cells.inPlace(i).sensorSuspect else {
                 cells[i].score = 0; cells[i].reason = .none; cells[i].level = .none
                 continue
             }
@@ -561,7 +561,7 @@ public struct CellHealthMonitor: Sendable {
                 let z = deviation / (1.4826 * spread.mad) / CellHealthMonitor.zAlert
                 return min(size, z)
             }
-            let h = cells[i]
+            let h = cells.inPlace(i)
             if h.leakageEstimates > 0 {
                 consider(robust(h.leakageMilliamperes / HealthConfiguration.leakageAlertMilliamperes, h.leakageMilliamperes - (leakSpread?.median ?? 0), leakSpread), .leakage)
             }
@@ -586,7 +586,7 @@ public struct CellHealthMonitor: Sendable {
             cells[i].score = s
             cells[i].reason = s > 0 ? reason : .none
             let target: AlertLevel = s >= 90 ? .critical : s >= 70 ? .warning : s >= 50 ? .watch : .none
-            let current = cells[i].level
+            let current = cells.inPlace(i).level
             if target > current {
                 cells[i].above += 1
                 cells[i].below = 0
@@ -601,7 +601,7 @@ public struct CellHealthMonitor: Sendable {
                     cells[i].below = 0
                 }
             }
-            let level = cells[i].level
+            let level = cells.inPlace(i).level
             if level != current { levelChanged.insert(i) }
             if level > current {
                 if level == .warning {
@@ -611,7 +611,7 @@ public struct CellHealthMonitor: Sendable {
                 if level > history.highestLevel { history.highestLevel = level }
             }
             if level > highest { highest = level }
-            if cells[i].level >= .warning && cells[i].reason == .thermalAnomaly { thermal = true }
+            if cells.inPlace(i).level >= .warning && cells.inPlace(i).reason == .thermalAnomaly { thermal = true }
         }
         highestLevel = highest
         thermalWarning = thermal
@@ -625,7 +625,7 @@ public struct CellHealthMonitor: Sendable {
         for feature in 0..<3 {
             values.removeAll()
             for i in 0..<cells.count {
-                let h = cells[i]
+                let h = cells.inPlace(i)
                 values.append(feature == 0 ? (h.leakageEstimates > 0 ? h.leakageMilliamperes : .nan)
                               : feature == 1 ? (h.capacityEstimates > 0 ? h.capacityRatio : .nan)
                               : (h.resistanceSteps >= 20 ? h.resistanceRatio : .nan))
@@ -643,9 +643,9 @@ public struct CellHealthMonitor: Sendable {
         for _ in 0..<3 {
             var best = -1
             var bestScore: Float = 0
-            for i in 0..<cells.count where !taken.contains(i) && cells[i].score > bestScore {
+            for i in 0..<cells.count where !taken.contains(i) && cells.inPlace(i).score > bestScore {
                 best = i
-                bestScore = cells[i].score
+                bestScore = cells.inPlace(i).score
             }
             guard best >= 0 else { return }
             taken.insert(best)
