@@ -127,6 +127,19 @@ public struct CellEstimator: Sendable {
         isStarted = true
     }
 
+    /// Forgets the current-sensor offset learnt so far (back to zero with its initial
+    /// uncertainty): before an element's capacity is measured, the offset state also absorbs the
+    /// capacity's error (a cell with less capacity than the model's reads as a discharge offset),
+    /// which would go on draining its SOC once the capacity is right.
+    mutating func forgetOffset(tuning t: borrowing @_addressable EstimatorTuning) {
+        currentOffset = 0
+        for i in 0..<3 {
+            p[i * 4 + 3] = 0
+            p[12 + i] = 0
+        }
+        p[15] = t.initialOffsetSigma * t.initialOffsetSigma
+    }
+
     /// The variance of the SOC estimate (the filter's P₀₀).
     public var socVariance: Float { p[0] }
 

@@ -239,6 +239,7 @@ extension ElementEstimate {
                 if measuredAh > 0.5 * newAh && measuredAh < 1.5 * newAh {
                     if capacityUpdates == 0 {
                         capacityAh = measuredAh
+                        filter.forgetOffset(tuning: configuration.tuning)
                     } else {
                         let weight = min(1, configuration.capacitySmoothing * spanMagnitude)
                         capacityAh += weight * (measuredAh - capacityAh)

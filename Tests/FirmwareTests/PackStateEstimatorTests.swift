@@ -55,6 +55,50 @@ func linearElement(r0: Float = 0.02, minimumVoltage: Float = 2.5, tau2: Float = 
         #expect(e.capacityHealth < 1)
     }
 
+    @Test func theFirstCapacityMeasurementForgetsTheOffsetLearntWithTheWrongCapacity() {
+        // The model says 10 Ah; the cell holds 8 Ah. Driven from SOC 0.9 to 0.45 at 5 A, it loses
+        // SOC faster than counted, and the filter puts part of that into the current offset (a
+        // discharge offset). The capacity measured at the next rest explains it all: the offset
+        // goes back to zero, else it would go on draining the SOC with the capacity now right.
+        let c = linearElement()
+        var e = PackStateEstimator(cellCount: 1, configuration: c)
+        e.elements[0].filter.start(soc: 0.9, sigma: 0.01, tuning: c.tuning)
+        e.elements[0].resistanceUpdates = 1
+        let trueAh: Float = 8
+        var soc: Float = 0.9
+        // `seconds` of `amperes` (+ = charging) on the true cell, the filter stepped every second.
+        func run(amperes: Float, seconds: Int) {
+            for _ in 0..<seconds {
+                soc += amperes / (3_600 * trueAh)
+                e.elements[0].chargeAs += amperes
+                e.elements[0].filter.step(current: amperes, voltage: 3.0 + 1.2 * soc + 0.02 * amperes, celsius: 25, seconds: 1,
+                                          capacityAh: e.elements[0].capacityAh,
+                                          capacityUncertainty: e.elements[0].capacityUpdates > 0 ? c.measuredCapacityUncertainty : c.newCapacityUncertainty,
+                                          resistanceFactor: 1, model: c.cellModel, tuning: c.tuning)
+            }
+        }
+        // A relaxed point at the true SOC (the rest's voltage less the filter's RC voltages is its OCV).
+        func relax() {
+            e.elements[0].restUsed = false
+            e.elements[0].filter.restSeconds = c.relaxation
+            e.relaxedPoint(0, voltage: 3.0 + 1.2 * soc + e.elements[0].filter.v1 + e.elements[0].filter.v2, celsius: 25)
+        }
+        relax()
+        run(amperes: -5, seconds: Int(0.45 * trueAh * 3_600 / 5))
+        #expect(e.elements[0].filter.currentOffset < -0.05)
+        relax()
+        #expect(e.elements[0].capacityUpdates == 1)
+        #expect(abs(e.elements[0].capacityAh - trueAh) < 0.01)
+        #expect(e.elements[0].filter.currentOffset == 0)
+        // What the offset learns from then on is kept by later measurements (the capacity was right).
+        run(amperes: 5, seconds: Int(0.5 * trueAh * 3_600 / 5))
+        let learnt = e.elements[0].filter.currentOffset
+        relax()
+        #expect(e.elements[0].capacityUpdates == 2)
+        #expect(learnt != 0)
+        #expect(e.elements[0].filter.currentOffset == learnt)
+    }
+
     @Test func aShortRestIsExtrapolatedToItsEndWithTheSlowTimeConstant() {
         // τ2 = 100 s. The rest voltage relaxes as OCV − A·e^(−t/τ2) with A = 50 mV towards the OCV
         // of SOC 0.5 (3.6 V). At 420 s it still reads 0.75 mV low (0.06 points of SOC); from the
