@@ -657,6 +657,15 @@ struct ParserCase: Sendable, CustomTestStringConvertible {
             #expect(!error.message.contains("\n"), "\(c.problem): one line")
         }
     }
+
+    @Test func aCRLFFileReadsAsItsLFTwinAndNumbersItsLinesAlike() throws {
+        let lf = DBCDecoderTests.text, crlf = lf.replacingOccurrences(of: "\n", with: "\r\n")
+        #expect(try DBCFile.parse(crlf, fileName: "decoder.dbc") == DBCFile.parse(lf, fileName: "decoder.dbc"))
+        #expect(try DBCFile.parse(crlf, fileName: "decoder.dbc").messages.count == 3)
+        let bad = (Self.head + "BO_ 256 M: 8 A\n SG_ X : 0|8@1+ (1,0) [0|255] \"\" B\n\nBO_ 256 N: 8 A\n")
+            .replacingOccurrences(of: "\n", with: "\r\n")
+        #expect(throws: HarnessError("t.dbc:7: duplicate message id 256")) { _ = try DBCFile.parse(bad, fileName: "t.dbc") }
+    }
 }
 
 // MARK: - the decoder on a DBC of its own

@@ -68,6 +68,24 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: plainOut)) == Data(contentsOf: URL(fileURLWithPath: out)))
     }
 
+    @Test func aCRLFFileGivesTheSameOutputAsItsLFTwin() throws {
+        // A log saved on Windows: every line ends in "\r\n" (Swift takes that as one Character).
+        let lf = try Self.write(Self.csv(), as: "lf.csv"), lfOut = Self.output(near: lf)
+        let crlf = try Self.write(Self.csv().replacingOccurrences(of: "\n", with: "\r\n"), as: "crlf.csv")
+        let crlfOut = Self.output(near: crlf)
+        #expect(run(["estimate", "--csv", lf, "--cell", "ncr18650pf", "--out", lfOut]).status == 0)
+        let result = run(["estimate", "--csv", crlf, "--cell", "ncr18650pf", "--out", crlfOut])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: crlfOut)) == Data(contentsOf: URL(fileURLWithPath: lfOut)))
+        // Its errors name the same lines.
+        let bad = try Self.write("time_s,current_a,voltage_v,temperature_c\r\n0,0,4.05,25\r\n1,0,4.05,25\r\n2,0,4.05,25\r\n"
+                                 + "3,0,4.05,25\r\n2.5,0,4.05,25\r\n4,0,4.05,25\r\n", as: "bad.csv")
+        let failed = run(["estimate", "--csv", bad, "--cell", "ncr18650pf", "--out", Self.output(near: bad)])
+        #expect(failed.status != 0)
+        #expect(failed.error.hasPrefix("bms-harness estimate: \(bad):6: "), "\(failed.error)")
+        #expect(failed.error.contains("time goes backwards"), "\(failed.error)")
+    }
+
     @Test func theSameInputsGiveByteIdenticalOutput() throws {
         let input = try Self.write(Self.csv(), as: "log.csv")
         let first = Self.output(near: input, "first.csv"), second = Self.output(near: input, "second.csv")

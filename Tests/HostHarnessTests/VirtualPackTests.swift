@@ -288,6 +288,11 @@ func losslessM50() throws -> CellModel {
         #expect(isPower)
         #expect(series.value(at: 5) == -200)
         #expect(series.value(at: 15) == -200)                                                  // repeats every 10 s
+        // The same profile with Windows line ends reads the same.
+        let crlf = dir.appendingPathComponent("r.csv")
+        try "time_s,power_w\r\n0,-100\r\n10,-300\r\n".write(to: crlf, atomically: true, encoding: .utf8)
+        let (twin, twinIsPower) = try ProfileSeries.load(crlf.path, repeats: true)
+        #expect(twinIsPower && twin.value(at: 5) == -200 && twin.value(at: 15) == -200)
         #expect(throws: HarnessError("\(bad.path):3: expected numbers in 'time_s' and 'current_a'")) {
             _ = try ProfileSeries.load(bad.path, repeats: false)
         }

@@ -155,7 +155,7 @@ public struct CellModelRecipe: Sendable {
     /// Reads an OCV table (soc, column) from a dataset CSV.
     static func ocvTable(_ url: URL, column: String, firstValue: Double? = nil) throws(HarnessError) -> Curve {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw HarnessError("\(url.path): cannot read") }
-        let lines = text.split(separator: "\n").map(String.init)
+        let lines = text.textLines.filter { !$0.isEmpty }.map(String.init)
         let header = lines[0].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         guard let s = header.firstIndex(of: "soc"), let v = header.firstIndex(of: column) else {
             throw HarnessError("\(url.path): needs columns soc and \(column)")

@@ -35,9 +35,7 @@ public struct CellTestData: Sendable {
 
     public static func parse(_ text: String, file: String, requireReference: Bool = false,
                              readReference: Bool = true) throws(HarnessError) -> CellTestData {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.hasSuffix("\r") ? $0.dropLast() : $0
-        }
+        var lines = text.textLines
         while let last = lines.last, last.isEmpty { lines.removeLast() }
         guard let header = lines.first else { throw HarnessError("\(file):1: empty file (expected a header row)") }
         let names = header.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }

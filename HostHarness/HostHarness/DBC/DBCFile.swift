@@ -123,7 +123,7 @@ struct DBCParser {
     var lineIndex = 0
 
     init(text: String, fileName: String) {
-        lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
+        lines = text.textLines
         self.fileName = fileName
         file.fileName = fileName
     }

@@ -75,7 +75,7 @@ public struct ProfileSeries: Equatable, Sendable {
     /// whether it is power. Errors name the file and line.
     public static func load(_ path: String, repeats: Bool) throws(HarnessError) -> (ProfileSeries, isPower: Bool) {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw HarnessError("\(path): cannot read the profile") }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
+        let lines = text.textLines.map(String.init)
         guard let header = lines.first?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }),
               let t = header.firstIndex(of: "time_s") else { throw HarnessError("\(path):1: missing column 'time_s'") }
         let power = header.firstIndex(of: "power_w"), current = header.firstIndex(of: "current_a")
