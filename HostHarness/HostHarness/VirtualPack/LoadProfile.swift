@@ -157,10 +157,15 @@ public struct LoadController: Sendable {
     var step = 0
     var stepStart = Instant.origin
     var stepController: [LoadController] = []
+    /// Delivery day: the plan, kept apart from `profile` so that the per-tick `current` reads it
+    /// in place (binding the enum's payload copied it, shifts array and all: a retain and a
+    /// release every millisecond).
+    let dayPlan: DeliveryDayPlan?
 
     init(profile: LoadProfile, capacityAh: Double, random: SplitMix64) {
         self.profile = profile
         self.capacityAh = capacityAh
+        if case .deliveryDay(let plan) = profile { dayPlan = plan } else { dayPlan = nil }
         ride = DeliveryRide(capacityAh: capacityAh, random: random)
         if case .sequence(let steps) = profile {
             stepController = steps.enumerated().map { i, s in
@@ -185,8 +190,8 @@ public struct LoadController: Sendable {
             return isPower ? value / max(context.packVoltage, 1) : value
         case .delivery:
             return ride.current(at: context.time)
-        case .deliveryDay(let plan):
-            return deliveryDay(plan, context)
+        case .deliveryDay:
+            return deliveryDay(context)
         case .sequence(let steps):
             while step < steps.count && context.time - stepStart >= steps[step].1 {
                 stepStart = stepStart + steps[step].1
@@ -217,17 +222,18 @@ public struct LoadController: Sendable {
         }
     }
 
-    mutating func deliveryDay(_ plan: DeliveryDayPlan, _ context: LoadContext) -> Double {
+    mutating func deliveryDay(_ context: LoadContext) -> Double {
         let hour = (Double(context.time.microsecondsSinceOrigin) / 3.6e9).truncatingRemainder(dividingBy: 24)
-        let inShift = plan.shifts.contains { hour >= $0.start && hour < $0.end }
+        var inShift = false
+        for shift in dayPlan!.shifts where hour >= shift.start && hour < shift.end { inShift = true }
         switch activity {
         case .resting:
-            if inShift && (context.displayedStateOfCharge ?? 1) > plan.returnStateOfCharge + 0.1 {
+            if inShift && (context.displayedStateOfCharge ?? 1) > dayPlan!.returnStateOfCharge + 0.1 {
                 activity = .riding
                 ride.startShift(at: context.time)
             }
         case .riding:
-            if !inShift || (context.displayedStateOfCharge.map { $0 <= plan.returnStateOfCharge } ?? false) {
+            if !inShift || (context.displayedStateOfCharge.map { $0 <= dayPlan!.returnStateOfCharge } ?? false) {
                 activity = .charging
                 charger = ChargerState()
             }
@@ -237,7 +243,7 @@ public struct LoadController: Sendable {
         switch activity {
         case .resting: return 0
         case .riding: return ride.current(at: context.time)
-        case .charging: return charger.current(plan.charger, context)
+        case .charging: return charger.current(dayPlan!.charger, context)
         }
     }
 }
