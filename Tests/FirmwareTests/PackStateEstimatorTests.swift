@@ -86,10 +86,17 @@ func linearElement(r0: Float = 0.02, minimumVoltage: Float = 2.5, tau2: Float = 
         relax()
         run(amperes: -5, seconds: Int(0.45 * trueAh * 3_600 / 5))
         #expect(e.elements[0].filter.currentOffset < -0.05)
+        let socVariance = e.elements[0].filter.p[0]
         relax()
         #expect(e.elements[0].capacityUpdates == 1)
         #expect(abs(e.elements[0].capacityAh - trueAh) < 0.01)
+        // Zero, with its initial uncertainty and no correlation with SOC or the RC voltages; the
+        // SOC's own variance untouched.
+        let p = e.elements[0].filter.p
         #expect(e.elements[0].filter.currentOffset == 0)
+        #expect([p[3], p[7], p[11], p[12], p[13], p[14]] == [0, 0, 0, 0, 0, 0])
+        #expect(p[15] == c.tuning.initialOffsetSigma * c.tuning.initialOffsetSigma)
+        #expect(p[0] == socVariance)
         // What the offset learns from then on is kept by later measurements (the capacity was right).
         run(amperes: 5, seconds: Int(0.5 * trueAh * 3_600 / 5))
         let learnt = e.elements[0].filter.currentOffset

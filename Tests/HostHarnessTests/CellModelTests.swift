@@ -1,7 +1,7 @@
 // Cell models: the shipped ones load, tables interpolate as documented, the circuit steps match
 // hand-worked numbers, and identification recovers a circuit it is given.
 import Foundation
-import HostHarness
+@testable import HostHarness
 import Testing
 
 @Suite struct CellModelTests {
@@ -41,6 +41,29 @@ import Testing
         #expect(abs(grid.value(stateOfCharge: 0, temperatureCelsius: halfway) - 2) < 1e-9)
         // Clamped 20 K beyond the outer rows.
         #expect(grid.value(stateOfCharge: 0, temperatureCelsius: 100) == grid.value(stateOfCharge: 0, temperatureCelsius: 60))
+    }
+
+    @Test func ocvTablesReadCRLFAndNameTheLineAsAnEditorDoes() throws {
+        let lf = "soc,ocv_v\n0,\n0.5,3.7\n\n1,4.2\n"
+        let curve = try CellModelRecipe.ocvTable(lf, file: "t.csv", column: "ocv_v", firstValue: 3.0)
+        #expect(curve == Curve(x: [0, 0.5, 1], y: [3.0, 3.7, 4.2]))
+        for ends in ["\r\n", "\r"] {
+            #expect(try CellModelRecipe.ocvTable(lf.replacingOccurrences(of: "\n", with: ends), file: "t.csv", column: "ocv_v",
+                                                 firstValue: 3.0) == curve)
+        }
+        // Line 5 of the file (after a blank line 4), whatever the line ends.
+        for ends in ["\n", "\r\n"] {
+            let bad = "soc,ocv_v\n0,3.0\n0.5,3.7\n\n1,x\n".replacingOccurrences(of: "\n", with: ends)
+            #expect(throws: HarnessError("t.csv:5: ocv_v is not a number")) {
+                _ = try CellModelRecipe.ocvTable(bad, file: "t.csv", column: "ocv_v")
+            }
+        }
+        #expect(throws: HarnessError("t.csv:3: expected 2 values")) {
+            _ = try CellModelRecipe.ocvTable("soc,ocv_v\n0,3.0\n0.5\n", file: "t.csv", column: "ocv_v")
+        }
+        #expect(throws: HarnessError("t.csv:1: empty file (expected a header row)")) {
+            _ = try CellModelRecipe.ocvTable("", file: "t.csv", column: "ocv_v")
+        }
     }
 
     @Test(arguments: ["{\"name\":1}", "[]"])

@@ -68,7 +68,7 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: plainOut)) == Data(contentsOf: URL(fileURLWithPath: out)))
     }
 
-    @Test func aCRLFFileGivesTheSameOutputAsItsLFTwin() throws {
+    @Test func aCRLFOrByteOrderMarkedFileGivesTheSameOutputAsItsLFTwin() throws {
         // A log saved on Windows: every line ends in "\r\n" (Swift takes that as one Character).
         let lf = try Self.write(Self.csv(), as: "lf.csv"), lfOut = Self.output(near: lf)
         let crlf = try Self.write(Self.csv().replacingOccurrences(of: "\n", with: "\r\n"), as: "crlf.csv")
@@ -77,6 +77,11 @@ import Testing
         let result = run(["estimate", "--csv", crlf, "--cell", "ncr18650pf", "--out", crlfOut])
         #expect(result.status == 0, "\(result.error)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: crlfOut)) == Data(contentsOf: URL(fileURLWithPath: lfOut)))
+        // So does one saved with a byte-order mark (as spreadsheet programs write UTF-8).
+        let bom = try Self.write("\u{FEFF}" + Self.csv(), as: "bom.csv"), bomOut = Self.output(near: bom)
+        let withMark = run(["estimate", "--csv", bom, "--cell", "ncr18650pf", "--out", bomOut])
+        #expect(withMark.status == 0, "\(withMark.error)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: bomOut)) == Data(contentsOf: URL(fileURLWithPath: lfOut)))
         // Its errors name the same lines.
         let bad = try Self.write("time_s,current_a,voltage_v,temperature_c\r\n0,0,4.05,25\r\n1,0,4.05,25\r\n2,0,4.05,25\r\n"
                                  + "3,0,4.05,25\r\n2.5,0,4.05,25\r\n4,0,4.05,25\r\n", as: "bad.csv")

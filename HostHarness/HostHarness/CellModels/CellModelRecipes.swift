@@ -152,23 +152,32 @@ public struct CellModelRecipe: Sendable {
                 identification: ["method": "none: no measured data for this cell in the datasets; values are the stated assumptions"])
         })
 
-    /// Reads an OCV table (soc, column) from a dataset CSV.
+    /// Reads an OCV table (soc, column) from a dataset CSV. Errors name the file and the line as
+    /// an editor numbers it (blank lines are skipped, not renumbered).
     static func ocvTable(_ url: URL, column: String, firstValue: Double? = nil) throws(HarnessError) -> Curve {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw HarnessError("\(url.path): cannot read") }
-        let lines = text.textLines.filter { !$0.isEmpty }.map(String.init)
-        let header = lines[0].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        return try ocvTable(text, file: url.path, column: column, firstValue: firstValue)
+    }
+
+    /// The same from the file's text.
+    static func ocvTable(_ text: String, file: String, column: String, firstValue: Double? = nil) throws(HarnessError) -> Curve {
+        let lines = text.textLines
+        guard let first = lines.first, !first.isEmpty else { throw HarnessError("\(file):1: empty file (expected a header row)") }
+        let header = first.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         guard let s = header.firstIndex(of: "soc"), let v = header.firstIndex(of: column) else {
-            throw HarnessError("\(url.path): needs columns soc and \(column)")
+            throw HarnessError("\(file):1: needs columns soc and \(column)")
         }
         var soc: [Double] = [], volts: [Double] = []
-        for (n, line) in lines.dropFirst().enumerated() {
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            guard let x = Double(fields[s]) else { throw HarnessError("\(url.path):\(n + 2): soc is not a number") }
-            let y = Double(fields[v]) ?? (n == 0 ? firstValue : nil)
-            guard let y else { throw HarnessError("\(url.path):\(n + 2): \(column) is not a number") }
+        for (offset, line) in lines.enumerated().dropFirst() where !line.isEmpty {
+            let number = offset + 1
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard fields.count > max(s, v) else { throw HarnessError("\(file):\(number): expected \(header.count) values") }
+            guard let x = Double(fields[s]) else { throw HarnessError("\(file):\(number): soc is not a number") }
+            let y = Double(fields[v]) ?? (soc.isEmpty ? firstValue : nil)
+            guard let y else { throw HarnessError("\(file):\(number): \(column) is not a number") }
             soc.append(x); volts.append(y)
         }
-        guard let curve = Curve(x: soc, y: volts) else { throw HarnessError("\(url.path): the OCV table is not increasing") }
+        guard let curve = Curve(x: soc, y: volts) else { throw HarnessError("\(file): the OCV table is not increasing") }
         return curve
     }
 
