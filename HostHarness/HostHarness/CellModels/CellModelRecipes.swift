@@ -100,6 +100,11 @@ public struct CellModelRecipe: Sendable {
                     "license": "CC BY 4.0: Kollmeyer (2018), Panasonic 18650PF Li-ion Battery Data, Mendeley Data V1, doi:10.17632/wykht8y7tg.1",
                 ],
                 identification: [:])
+            // The dataset's SOC counts against the rated capacity (datasets README): the estimator
+            // and the accuracy bench take SOC on that basis.
+            model.socBasisCapacityAh = 2.9
+            model.provenance["soc_basis_capacity_ah"] =
+                "2.9 Ah, the rated capacity: the dataset's authors and its reference SOC count charge against it (datasets README)"
             try identify(&model, files: files, currentBias: pfCurrentBias, hysteresis: true, datasets: datasets)
             return model
         })
