@@ -20,6 +20,11 @@ public struct AccuracyResult: Sendable {
     public var coverage: Double
     public var coverageAfterSettling: Double
     public var rows: Int
+    /// The RMSE (fraction, after the first 5 minutes) against the reference recounted with the
+    /// dataset's estimated current bias, for the files whose `soc_ref` counts the logged current
+    /// as it is (`AccuracyBench.files`' `recountBiasA`); nil for the others. Printed beside the
+    /// RMSE as evidence of how much of an error is the reference's; targets are judged on `rmse`.
+    public var rmseRecounted: Double? = nil
     /// How the estimator started: from a given SOC (`initialSOC`), or finding it from the first
     /// row's voltage — at the file's start, or mid-file under load.
     public enum Start: Sendable { case given, found, foundUnderLoad }
@@ -48,18 +53,31 @@ public enum AccuracyBench {
     /// model's SOC basis (datasets README and the file's JSON): the Panasonic C/20 test is
     /// normalised to its own bias-corrected C/20 discharge (2.7915 Ah), the Panasonic drive
     /// cycles to the rated 2.9 Ah (the model's basis).
-    public static let files: [(path: String, cell: String, ambient: Double, basisAh: Double?)] = [
-        ("real/pan18650pf_ocv_c20_25degC.csv", "ncr18650pf", 25, 2.7915),
-        ("real/pan18650pf_us06_25degC.csv", "ncr18650pf", 25, nil),
-        ("real/pan18650pf_us06_25degC_native.csv", "ncr18650pf", 25, nil),
-        ("real/pan18650pf_hwfet_25degC.csv", "ncr18650pf", 25, nil),
-        ("real/pan18650pf_us06_n10degC.csv", "ncr18650pf", -10, nil),
-        ("synthetic/m50_ocv_c20_25degC.csv", "lg-m50", 25, nil),
-        ("synthetic/m50_pulse_10degC.csv", "lg-m50", 10, nil),
-        ("synthetic/m50_pulse_25degC.csv", "lg-m50", 25, nil),
-        ("synthetic/m50_pulse_35degC.csv", "lg-m50", 35, nil),
-        ("synthetic/m50_scooter_25degC.csv", "lg-m50", 25, nil),
+    /// `recountBiasA`: for the files whose `soc_ref` counts the logged current as it is and which
+    /// the datasets README's bias estimate covers (the 25 °C Panasonic drive cycles, March 2017:
+    /// the logged current reads about 9.8 mA too negative; the C/20 file's reference already adds
+    /// it; the −10 °C file is from June), that bias, with which the bench also scores against the
+    /// reference recounted (`recounted`).
+    public static let files: [(path: String, cell: String, ambient: Double, basisAh: Double?, recountBiasA: Double?)] = [
+        ("real/pan18650pf_ocv_c20_25degC.csv", "ncr18650pf", 25, 2.7915, nil),
+        ("real/pan18650pf_us06_25degC.csv", "ncr18650pf", 25, nil, CellModelRecipe.pfCurrentBias),
+        ("real/pan18650pf_us06_25degC_native.csv", "ncr18650pf", 25, nil, CellModelRecipe.pfCurrentBias),
+        ("real/pan18650pf_hwfet_25degC.csv", "ncr18650pf", 25, nil, CellModelRecipe.pfCurrentBias),
+        ("real/pan18650pf_us06_n10degC.csv", "ncr18650pf", -10, nil, nil),
+        ("synthetic/m50_ocv_c20_25degC.csv", "lg-m50", 25, nil, nil),
+        ("synthetic/m50_pulse_10degC.csv", "lg-m50", 10, nil, nil),
+        ("synthetic/m50_pulse_25degC.csv", "lg-m50", 25, nil, nil),
+        ("synthetic/m50_pulse_35degC.csv", "lg-m50", 35, nil, nil),
+        ("synthetic/m50_scooter_25degC.csv", "lg-m50", 25, nil, nil),
     ]
+
+    /// `reference` (SOC fractions at `time`, s) recounted with a current bias of `biasA` (A, added
+    /// to the logged current) from the file's first row, for a cell of `capacityAh`: the
+    /// reference drifts by the bias's charge over the capacity.
+    public static func recounted(_ reference: [Double], time: [Double], biasA: Double, capacityAh: Double) -> [Double] {
+        guard let start = time.first else { return reference }
+        return zip(reference, time).map { $0 + biasA * ($1 - start) / 3_600 / capacityAh }
+    }
     static let settling = 300.0
 
     /// Scores one replay against the file's reference.
@@ -101,10 +119,21 @@ public enum AccuracyBench {
                 reference = reference.map { 1 - (1 - $0) * scale }
             }
             let truth = reference[0]
+            let recount = entry.recountBiasA.map {
+                recounted(reference, time: data.time, biasA: $0, capacityAh: Double(table.capacityAh))
+            }
+            // The RMSE against the recounted reference, over the rows `replay` covers (the last ones).
+            func scoredAlsoAgainstTheRecount(_ result: AccuracyResult, _ replay: CellReplay) -> AccuracyResult {
+                guard let recount else { return result }
+                var both = result
+                both.rmseRecounted = score(replay, reference: Array(recount.suffix(replay.time.count)), file: entry.path, cell: entry.cell,
+                                           ambient: entry.ambient, initialSOC: result.initialSOC).rmse
+                return both
+            }
             for initial in [truth, truth > 0.5 ? truth - 0.2 : truth + 0.2] {
                 let replay = CellReplay.run(data, model: table, tuning: tuning, initialSOC: initial)
-                results.append(score(replay, reference: reference, file: entry.path, cell: entry.cell, ambient: entry.ambient,
-                                     initialSOC: initial))
+                results.append(scoredAlsoAgainstTheRecount(score(replay, reference: reference, file: entry.path, cell: entry.cell,
+                                                                 ambient: entry.ambient, initialSOC: initial), replay))
             }
             // No initial SOC: found from the first row's voltage and current, at the file's start
             // and again from the middle one of the file's rows under load (≥ C/5), as when a log
@@ -112,7 +141,7 @@ public enum AccuracyBench {
             var found = CellReplay.run(data, model: table, tuning: tuning, initialSOC: nil)
             var result = score(found, reference: reference, file: entry.path, cell: entry.cell, ambient: entry.ambient, initialSOC: .nan)
             result.start = .found
-            results.append(result)
+            results.append(scoredAlsoAgainstTheRecount(result, found))
             let loaded = data.current.indices.filter { abs(data.current[$0]) >= 0.2 * Double(table.capacityAh) }
             if let middle = loaded.dropFirst(loaded.count / 2).first {
                 let tail = CellTestData(file: data.file, time: Array(data.time[middle...]), current: Array(data.current[middle...]),
@@ -121,7 +150,7 @@ public enum AccuracyBench {
                 result = score(found, reference: Array(reference[middle...]), file: entry.path, cell: entry.cell, ambient: entry.ambient,
                                initialSOC: .nan)
                 result.start = .foundUnderLoad
-                results.append(result)
+                results.append(scoredAlsoAgainstTheRecount(result, found))
             }
         }
         return results
@@ -139,7 +168,7 @@ public enum AccuracyBench {
 
     /// The printed table.
     public static func table(_ results: [AccuracyResult]) -> String {
-        var text = "file                                      ambient  start   RMSE %   max %  in bound %  target          \n"
+        var text = "file                                      ambient  start   RMSE %   max %  in bound %  recount %  target          \n"
         for r in results {
             text += r.file.padding(toLength: 42, withPad: " ", startingAt: 0)
             text += (Fixed.text(r.ambientCelsius, decimals: 0) + " °C").leftPadded(7)
@@ -151,6 +180,7 @@ public enum AccuracyBench {
             }
             text += Fixed.text(r.rmse * 100, decimals: 2).leftPadded(9) + Fixed.text(r.maximumError * 100, decimals: 2).leftPadded(8)
             text += Fixed.text(r.coverageAfterSettling * 100, decimals: 1).leftPadded(12)
+            text += (r.rmseRecounted.map { Fixed.text($0 * 100, decimals: 2) } ?? "—").leftPadded(11)
             if let t = r.target {
                 text += "  RMSE ≤ \(Fixed.text(t.rmse * 100, decimals: 0))" + (t.maximum.map { ", max ≤ \(Fixed.text($0 * 100, decimals: 0))" } ?? "")
                 text += r.meetsTarget == true ? "  ok" : "  MISSED"
@@ -160,6 +190,7 @@ public enum AccuracyBench {
             text += "\n"
         }
         text += "start: true / ±20 = that initial SOC given; found = none given, found from the first row; mid = none given, the file cut at its middle row under load (≥ C/5)\n"
+        text += "recount = the RMSE against soc_ref recounted with the datasets README's estimated current bias (+9.8 mA), for the files whose soc_ref counts the logged current as it is; targets are judged on RMSE\n"
         text += "truth within the bound: \(Fixed.text(coverage(results) * 100, decimals: 2)) % of the rows after the first 5 minutes (target ≥ 99 %)\n"
         return text
     }
