@@ -374,15 +374,15 @@ public struct CellHealthMonitor: Sendable {
     /// A channel drifting away from its cell: an offset growing in one voltage channel moves the
     /// sum of the cells' voltages away from the stack voltage by as much, while a cell that
     /// really loses or gains charge moves both. At every relaxed point (and every leakage
-    /// measurement) the sum less the stack, at rest, is compared with its value at the first one; once it
-    /// has moved `stackDriftMillivolts`, the channel of the cell showing the matching leakage — a
-    /// reading rising at rest looks like a cell gaining charge (negative leakage), a falling one
-    /// like a leak — is suspect, and the comparison starts again from there. Without such a cell
-    /// (the stack measurement itself drifting) nothing is blamed.
+    /// measurement) the sum less the stack, at rest, is compared with its value at the first
+    /// one; once it has moved `stackDriftMillivolts`, the channel of the cell showing the matching
+    /// leakage — a reading rising at rest looks like a cell gaining charge (negative leakage), a
+    /// falling one like a leak — is suspect, and the comparison starts again from there. Without
+    /// such a cell (the stack measurement itself drifting) nothing is blamed.
     @inline(never) mutating func checkStack() {
         let excess = restStackDifference
-        guard excess == excess else { return }                                                  // NaN: not measured
-        guard stackReference == stackReference else { stackReference = excess; return }      // NaN: the first point
+        guard !excess.isNaN else { return }                                                     // not measured
+        guard !stackReference.isNaN else { stackReference = excess; return }                 // the first point
         let moved = excess - stackReference
         guard (moved < 0 ? -moved : moved) >= HealthConfiguration.stackDriftMillivolts else { return }
         // A channel found drifting before is among the candidates (its leakage as when found): a

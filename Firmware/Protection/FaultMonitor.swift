@@ -221,19 +221,25 @@ public struct FaultMonitor: Sendable {
                                                       reactionDelay: c.protection.temperatureSensorFault.reactionDelay), now: now)
         self.current.update(current == nil, c.protection.currentMeasurementFault, now: now)
         var mismatch = false
-        sumOfCellsDifference = nil
-        if let cells, cells.invalidCount == 0, let packVoltage = m.pack.packVoltage.validValue {
+        sumOfCellsDifference = FaultMonitor.sumOfCellsDifference(cells, stack: m.pack.packVoltage.validValue)
+        if let difference = sumOfCellsDifference?.rawValue {
             let allowance = c.protection.sumOfCellsTolerance.rawValue
                 + c.protection.sumOfCellsTolerancePerAmpere.rawValue * ((current?.magnitude.rawValue ?? 0) / 1_000)
-            let difference = cells.sum - packVoltage.rawValue
             mismatch = difference > allowance || difference < -allowance
-            sumOfCellsDifference = Millivolts(difference)
         }
         sumOfCells.update(mismatch, c.protection.sumOfCellsMismatch, now: now)
         conclude(now: now, configuration: c)
     }
 
     /// The 100 ms checks: stuck cell-voltage channels.
+    /// The sum of the cell voltages less the stack voltage measured apart from them (nil: a cell or
+    /// the stack not valid): what the sum-of-cells check compares, and what the early warning's
+    /// drifting-channel check follows (the loop's and the fleet benchmark's).
+    public static func sumOfCellsDifference(_ cells: borrowing @_addressable PackStatistics<Millivolts>?, stack: Millivolts?) -> Millivolts? {
+        guard let cells, cells.invalidCount == 0, let stack else { return nil }
+        return Millivolts(cells.sum - stack.rawValue)
+    }
+
     mutating func evaluateStuck(now: Instant, measurements m: inout Measurements, configuration c: borrowing @_addressable PackConfiguration) {
         let p = c.protection, t = now.microsecondsSinceOrigin
         let flowing = m.pack.current.validValue.map { $0.magnitude >= p.stuckCurrent } ?? false

@@ -36,10 +36,9 @@ struct HealthRig {
         charge &+= Int64(widening: current.rawValue) &* 1_000_000
         monitor.observe(cells: readings, current: current)
         seconds += 1
-        var sum: Int32 = 0
-        for i in 0..<16 { sum += readings.cellVoltages[i].validValue?.rawValue ?? 0 }
-        monitor.evaluate(cells: readings, current: current, sumOfCellsDifference: stack.map { Millivolts(sum - $0.rawValue) }, chargeNanocoulombs: charge, bled: bled, curve: curve, seconds: 1,
-                         uptimeSeconds: seconds)
+        let difference = FaultMonitor.sumOfCellsDifference(PackStatistics(of: readings.cellVoltages), stack: stack)
+        monitor.evaluate(cells: readings, current: current, sumOfCellsDifference: difference, chargeNanocoulombs: charge, bled: bled,
+                         curve: curve, seconds: 1, uptimeSeconds: seconds)
     }
 
     mutating func run(seconds n: Int, _ each: (inout HealthRig, Int) -> Void = { _, _ in }) {

@@ -57,10 +57,7 @@ public struct FleetBMS {
         if let command { try? cellMonitor.setBalancing(command) }
         let current = measurements.pack.current.validValue
         // As the loop's fault monitor measures it (no fault monitor here).
-        var sumOfCellsDifference: Millivolts? = nil
-        if let cells = cellStatistics, cells.invalidCount == 0, let stack = measurements.pack.packVoltage.validValue {
-            sumOfCellsDifference = Millivolts(cells.sum - stack.rawValue)
-        }
+        let sumOfCellsDifference = FaultMonitor.sumOfCellsDifference(cellStatistics, stack: measurements.pack.packVoltage.validValue)
         health.observe(cells: measurements.cells, current: current)
         let seconds = Float(Double(dt.rawValue) / 1e6)
         uptimeSeconds += seconds

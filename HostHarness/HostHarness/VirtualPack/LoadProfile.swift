@@ -225,7 +225,7 @@ public struct LoadController: Sendable {
     mutating func deliveryDay(_ context: LoadContext) -> Double {
         let hour = (Double(context.time.microsecondsSinceOrigin) / 3.6e9).truncatingRemainder(dividingBy: 24)
         var inShift = false
-        for shift in dayPlan!.shifts where hour >= shift.start && hour < shift.end { inShift = true }
+        for shift in dayPlan!.shifts where hour >= shift.start && hour < shift.end { inShift = true; break }
         switch activity {
         case .resting:
             if inShift && (context.displayedStateOfCharge ?? 1) > dayPlan!.returnStateOfCharge + 0.1 {
