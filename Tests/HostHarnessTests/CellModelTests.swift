@@ -151,4 +151,33 @@ import Testing
         let totalResistance = e.r0 + e.r1 + e.r2
         #expect(abs(totalResistance - 0.033) / 0.033 < 0.15)
     }
+
+    @Test func samplesBelowTheMinimumSOCAreNotScored() throws {
+        // The same pulses (SOC 0.95 → 0.90), with every voltage below SOC 0.925 made 150 mV off:
+        // scored, they spoil the fit; below the minimum, they are simulated but do not count (the
+        // fit then has half the data: a few mV, against tens).
+        let truth = CircuitCoefficients(r0: 0.015, exchangeCurrent: 8, r1: 0.008, tau1: 4, r2: 0.010, tau2: 150, celsius: 25,
+                                        capacityAmpereSeconds: 5 * 3_600, step: 1)
+        let ocv = Curve(x: [0, 1], y: [3.0, 4.2])!
+        var state = CircuitState(stateOfCharge: 0.95)
+        var data = CellTestData(file: "synthetic", time: [], current: [], voltage: [], temperature: [], referenceStateOfCharge: [])
+        var spoiled = 0
+        for t in 0..<1_500 {
+            let phase = t % 300
+            let current = phase < 20 ? -10.0 : (phase >= 100 && phase < 120 ? 5.0 : (phase >= 200 && phase < 230 ? -2.5 : 0))
+            if t > 0 { state.advance(current: current, truth) }
+            data.time.append(Double(t)); data.current.append(current); data.temperature.append(25)
+            var volts = state.terminalVoltage(current: current, openCircuitVoltage: ocv[state.stateOfCharge], truth)
+            if state.stateOfCharge < 0.925 { volts += 0.15; spoiled += 1 }
+            data.voltage.append(volts)
+            data.referenceStateOfCharge!.append(state.stateOfCharge)
+        }
+        #expect(spoiled > 300 && spoiled < 1_200)
+        let all = CircuitIdentifier.fit([data], currentBias: 0, ocv: ocv, capacityAh: 5, hysteresis: false, sweeps: 2)
+        let above = CircuitIdentifier.fit([data], currentBias: 0, ocv: ocv, capacityAh: 5, hysteresis: false,
+                                          minimumStateOfCharge: 0.925, sweeps: 2)
+        #expect(all.rmse[0] > 0.02)
+        #expect(above.rmse[0] < 0.004)           // the RMSE is over the scored samples only
+        #expect(above.squaredError < 0.004 * 0.004 * Double(1_500 - spoiled))
+    }
 }

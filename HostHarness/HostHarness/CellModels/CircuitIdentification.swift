@@ -5,7 +5,8 @@
 // Fitted to the measured terminal voltage of all files at once by coordinate descent — Nelder–Mead
 // on one grid cell's six values at a time, every cell in turn, a few sweeps — with a mild penalty
 // on differences between neighbouring SOC centres, and optionally the hysteresis magnitude and
-// rate. The OCV curve is known from the cell's OCV test.
+// rate (from a given start: the fit is not convex in them, so a caller may try several starts and
+// keep the smallest `squaredError`). The OCV curve is known from the cell's OCV test.
 import Foundation
 
 /// The circuit elements at one grid cell.
@@ -21,8 +22,11 @@ public struct CircuitFit: Sendable {
     public var elements: [[CircuitElements]]
     public var hysteresisVoltage: Double
     public var hysteresisRate: Double
-    /// Terminal-voltage RMSE per file (V), in the order given.
+    /// Terminal-voltage RMSE per file (V), in the order given, over its scored samples.
     public var rmse: [Double]
+    /// The sum of squared voltage errors over every file's scored samples (V²): what the fit
+    /// minimises, less the smoothness penalty.
+    public var squaredError: Double
 }
 
 /// A test file prepared for fitting: everything that does not depend on the parameters.
@@ -35,6 +39,9 @@ struct PreparedFile {
     /// 0...1 when extrapolating).
     var row: [Int], rowWeight: [Double]
     var capacity: Double
+    /// Whether the sample's error counts (its SOC is at or above the fit's minimum).
+    var scored: [Bool]
+    var scoredCount: Int
     var count: Int { dt.count }
 }
 
@@ -65,7 +72,8 @@ public enum CircuitIdentifier {
         return loaded[loaded.count / 2]
     }
 
-    static func prepare(_ data: CellTestData, currentBias: Double, ocv: Curve, capacityAh: Double, rows: [Double]) -> PreparedFile {
+    static func prepare(_ data: CellTestData, currentBias: Double, ocv: Curve, capacityAh: Double, rows: [Double],
+                        minimumStateOfCharge: Double) -> PreparedFile {
         let current = data.current.map { $0 + currentBias }
         let soc = stateOfCharge(time: data.time, current: current, initial: data.referenceStateOfCharge?.first ?? 1, capacityAh: capacityAh)
         var lower: [Int] = [], weight: [Double] = []
@@ -88,10 +96,12 @@ public enum CircuitIdentifier {
             row.append(upper - 1)
             rowWeight.append((inverse(clamped) - inverse(rows[upper - 1])) / (inverse(rows[upper]) - inverse(rows[upper - 1])))
         }
+        let scored = soc.map { $0 >= minimumStateOfCharge }
         return PreparedFile(dt: data.time.indices.map { $0 == 0 ? 0 : data.time[$0] - data.time[$0 - 1] }, current: current,
                             measured: data.voltage, openCircuit: soc.map { ocv[$0] },
                             twiceThermalVoltage: data.temperature.map { 2 * CircuitCoefficients.gasConstantOverFaraday * ($0 + 273.15) },
-                            lower: lower, weight: weight, row: row, rowWeight: rowWeight, capacity: capacityAh * 3_600)
+                            lower: lower, weight: weight, row: row, rowWeight: rowWeight, capacity: capacityAh * 3_600,
+                            scored: scored, scoredCount: scored.count(where: { $0 }))
     }
 
     /// Groups files into temperature rows: files whose loaded temperatures lie within `rowSpan`.
@@ -104,21 +114,26 @@ public enum CircuitIdentifier {
         return groups.map { Fixed.rounded($0[$0.count / 2], decimals: 1) }
     }
 
-    /// Fits the circuit to `files`. `hysteresis` also fits its magnitude and rate.
+    /// Fits the circuit to `files`. `hysteresis` also fits its magnitude and rate, starting from
+    /// `hysteresisStart` (V, rate; (0, 0): the first sweep fits the grid without hysteresis).
+    /// Samples whose coulomb-counted SOC is below `minimumStateOfCharge` are simulated but not
+    /// scored.
     public static func fit(_ files: [CellTestData], currentBias: Double, ocv: Curve, capacityAh: Double,
-                           hysteresis fitHysteresis: Bool, sweeps: Int = 3) -> CircuitFit {
+                           hysteresis fitHysteresis: Bool, hysteresisStart: (voltage: Double, rate: Double) = (0, 0),
+                           minimumStateOfCharge: Double = -.infinity, sweeps: Int = 3) -> CircuitFit {
         let rowTemperatures = rows(files)
-        let prepared = files.map { prepare($0, currentBias: currentBias, ocv: ocv, capacityAh: capacityAh, rows: rowTemperatures) }
+        let prepared = files.map { prepare($0, currentBias: currentBias, ocv: ocv, capacityAh: capacityAh, rows: rowTemperatures,
+                                           minimumStateOfCharge: minimumStateOfCharge) }
         let rowCount = rowTemperatures.count, n = bandCentres.count
         let q = capacityAh
         let initial = [log(0.06 / q), log(2 * q), log(0.02 / q), log(5), log(0.02 / q), log(300)]
         var grid = Grid(values: [[[Double]]](repeating: [[Double]](repeating: initial, count: n), count: rowCount))
-        var hysteresis = (voltage: 0.0, rate: 0.0)
+        var hysteresis = fitHysteresis ? hysteresisStart : (voltage: 0.0, rate: 0.0)
         // How much each cell is excited (loaded samples, weighted by interpolation); cells with
         // too little copy their nearest excited centre in the same row.
         var excitation = [[Double]](repeating: [Double](repeating: 0, count: n), count: rowCount)
         for p in prepared {
-            for k in 0..<p.count where abs(p.current[k]) > 0.05 * q {
+            for k in 0..<p.count where p.scored[k] && abs(p.current[k]) > 0.05 * q {
                 let wT = min(max(p.rowWeight[k], 0), 1)
                 for (r, wr) in [(p.row[k], 1 - wT), (min(p.row[k] + 1, rowCount - 1), wT)] {
                     excitation[r][p.lower[k]] += wr * (1 - p.weight[k])
@@ -132,7 +147,7 @@ public enum CircuitIdentifier {
                 for c in 0..<n where !excited[r].contains(c) { grid.values[r][c] = grid.values[r][excited[r].min { abs($0 - c) < abs($1 - c) }!] }
             }
         }
-        let samples = Double(prepared.reduce(0) { $0 + $1.count })
+        let samples = Double(prepared.reduce(0) { $0 + $1.scoredCount })
         // λ makes a factor of 2 between neighbouring centres cost about 0.5 % of a 10 mV fit's error.
         let smoothness = 0.01 * samples * 1e-4
         func penalty(_ r: Int, _ c: Int, _ x: [Double]) -> Double {
@@ -174,11 +189,11 @@ public enum CircuitIdentifier {
                 hysteresis = (min(max(result.point[0], 0), 0.1), min(max(exp(result.point[1]), 1), 500))
             }
         }
-        let rmse = prepared.indices.map { f in
-            (caches[f].squaredError(prepared[f], overriding: nil, hysteresis: hysteresis) / Double(prepared[f].count)).squareRoot()
-        }
+        let errors = prepared.indices.map { caches[$0].squaredError(prepared[$0], overriding: nil, hysteresis: hysteresis) }
+        let rmse = prepared.indices.map { (errors[$0] / Double(max(prepared[$0].scoredCount, 1))).squareRoot() }
         return CircuitFit(rowTemperatures: rowTemperatures, elements: grid.values.map { $0.map(elements) },
-                          hysteresisVoltage: hysteresis.voltage, hysteresisRate: hysteresis.rate, rmse: rmse)
+                          hysteresisVoltage: hysteresis.voltage, hysteresisRate: hysteresis.rate, rmse: rmse,
+                          squaredError: errors.reduce(0, +))
     }
 
     static func clamped(_ x: [Double]) -> [Double] {
@@ -260,7 +275,7 @@ public enum CircuitIdentifier {
                 if gain > 0 && i != 0 { h += min(1, gain * abs(i) * file.dt[k]) * ((i > 0 ? 1 : -1) - h) }
                 let v = file.openCircuit[k] + hysteresis.voltage * h + c.0 * i + file.twiceThermalVoltage[k] * Asinh.value(i * c.1) + v1 + v2
                 let d = v - file.measured[k]
-                error += d * d
+                if file.scored[k] { error += d * d }
             }
             return error
         }
