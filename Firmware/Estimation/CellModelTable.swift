@@ -218,18 +218,6 @@ public struct CellModelTable: Sendable {
     /// 2RT/F (V) at `celsius`.
     @inline(__always) static func twiceThermalVoltage(_ celsius: Float) -> Float { 2 * 8.617_333e-5 * (celsius + 273.15) }
 
-    /// `instantaneousOverpotential(current:soc:celsius:).volts` (the same arithmetic) with the
-    /// temperature's part done once: the grids' rows at that temperature (`row(celsius:)` of
-    /// `r0` and `exchangeCurrent`) and `twiceThermalVoltage` of it.
-    @inline(__always) @_addressableSelf func instantaneousVolts(current: Float, soc: Float, r0Row: (row: Int, weight: Float),
-                                                                exchangeCurrentRow: (row: Int, weight: Float), twiceThermal: Float) -> Float {
-        let r = r0.value(soc: soc, at: r0Row)
-        let i0 = max(exchangeCurrent.value(soc: soc, at: exchangeCurrentRow), 1e-3)
-        let x = current / (2 * i0)
-        let eta = twiceThermal * FloatMath.asinh(x)
-        return r * current + eta
-    }
-
     /// Checks the model (a broken table would make every estimate wrong).
     @_addressableSelf public func validate() throws(ConfigurationError) {
         let table = ocv.span

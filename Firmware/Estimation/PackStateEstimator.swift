@@ -136,6 +136,11 @@ public struct ElementEstimate: Sendable {
     /// The voltage (V) and rest time (s) of the present rest's early sample (0: none yet).
     var earlyRestVoltage: Float = 0
     var earlyRestSeconds: Float = 0
+    /// The SOC at which the element reaches the cell's minimum voltage under the pack's
+    /// `cutoffCurrent`, and the temperature and resistance factor it was found for (factor 0:
+    /// none; a factor is always positive). It depends on nothing else, so the usable charge
+    /// searches again only when one of them moved (`PackStateEstimator.usableCharge(element:atDischarge:celsius:)`).
+    var cutoff = (soc: Float(0), celsius: Float(0), factor: Float(0))
 
     init(capacityAh: Float) { self.capacityAh = capacityAh }
 }
@@ -143,6 +148,29 @@ public struct ElementEstimate: Sendable {
 // An element's own turn, in place (`elements[i].step(…)`): the pack's `step` reading and writing
 // `elements[i].x` field by field copied the whole list per access in the host's optimised build.
 extension ElementEstimate {
+    /// The usable charge (Ah) at a discharge `current` (A, > 0) and `celsius`: see
+    /// `PackStateEstimator.usableCharge(element:atDischarge:celsius:)`, which keeps `current` the
+    /// one `cutoff` was found for.
+    mutating func usableCharge(atDischarge current: Float, celsius t: Float, _ model: borrowing @_addressable CellModelTable) -> Float {
+        let moved = t - cutoff.celsius
+        if !(moved < 0.15 && moved > -0.15 && cutoff.factor == resistanceFactor) {
+            // The model's temperature lookups, once for the 24 evaluations.
+            let at = PackStateEstimator.LoadedVoltageLookup(model, celsius: t)
+            var low: Float = -0.1, high: Float = 1.1
+            for _ in 0..<24 {
+                let mid = (low + high) / 2
+                if PackStateEstimator.loadedVoltage(model, soc: mid, at: at, current: current, resistanceFactor: resistanceFactor)
+                    > model.minimumVoltage {
+                    high = mid
+                } else {
+                    low = mid
+                }
+            }
+            cutoff = ((low + high) / 2, t, resistanceFactor)
+        }
+        return max(0, filter.soc - cutoff.soc) * capacityAh
+    }
+
     /// The element's turn (its temperature assigned): its filter step, a resistance measurement
     /// when the current changed enough since its last turn, and a relaxed point at the end of a
     /// rest. True when the relaxed point measured the capacity (the pack's trend takes it).
@@ -280,6 +308,8 @@ public struct PackStateEstimator: Sendable {
     /// far had a started filter.
     var survey: (ampereHours: Float, element: Int)? = nil
     var surveyStarted = false
+    /// The discharge current (A) of every element's `cutoff`.
+    var cutoffCurrent: Float = .nan
     /// The counter reading (nC) at the last call, whether the filters have started, and whose turn is next.
     var lastChargeNanocoulombs: Int64 = 0
     public private(set) var isStarted = false
@@ -556,55 +586,39 @@ public struct PackStateEstimator: Sendable {
 
     /// Element `i`'s usable charge (Ah) at a discharge `current` (A, > 0): the charge between its
     /// SOC and the SOC at which its loaded voltage reaches the cell's minimum, at its capacity.
+    /// That SOC (a 24-step bisection over −0.1…1.1: the loaded voltage rises with SOC) depends
+    /// only on the current, the temperature and the resistance factor: the element keeps it and
+    /// searches again when the current or the factor changed or the temperature moved by 0.15 K
+    /// or more (a sensor's last digit flickering does not count; at 2–3 % resistance per kelvin
+    /// the usable charge moves far less than its 0.01 Ah resolution). Docs/estimation.md.
     mutating func usableCharge(element i: Int, atDischarge current: Float, celsius: Float?) -> Float {
-        let minimumVoltage = configuration.cellModel.minimumVoltage
-        let t = celsius ?? elements[i].celsius, factor = elements[i].resistanceFactor, soc = elements[i].filter.soc
-        // The model's temperature lookups, once for the 25 evaluations.
-        let at = LoadedVoltageLookup(configuration.cellModel, celsius: t)
-        // The SOC at which the loaded voltage reaches the minimum (bisection; it rises with SOC).
-        var low: Float = -0.1, high = max(soc, -0.1)
-        if PackStateEstimator.loadedVoltage(configuration.cellModel, soc: high, at: at, current: current, resistanceFactor: factor)
-            <= minimumVoltage {
-            low = high
-        } else {
-            for _ in 0..<24 {
-                let mid = (low + high) / 2
-                if PackStateEstimator.loadedVoltage(configuration.cellModel, soc: mid, at: at, current: current,
-                                                    resistanceFactor: factor) > minimumVoltage {
-                    high = mid
-                } else {
-                    low = mid
-                }
-            }
+        if current != cutoffCurrent {
+            cutoffCurrent = current
+            for j in 0..<elements.count { elements[j].cutoff.factor = 0 }
         }
-        return max(0, soc - (low + high) / 2) * elements[i].capacityAh
+        return elements[i].usableCharge(atDischarge: current, celsius: celsius ?? elements.inPlace(i).celsius, configuration.cellModel)
     }
 
-    /// The temperature's part of an element's loaded voltage: the rows of the grids it reads and 2RT/F.
+    /// The temperature's part of an element's loaded voltage: the rows of the RC grids it reads.
     struct LoadedVoltageLookup {
         var celsius: Float
-        var r0: (row: Int, weight: Float), exchangeCurrent: (row: Int, weight: Float)
         var r1: (row: Int, weight: Float), r2: (row: Int, weight: Float)
-        var twiceThermal: Float
 
         @inline(__always) init(_ model: borrowing @_addressable CellModelTable, celsius t: Float) {
             celsius = t
-            r0 = model.r0.row(celsius: t)
-            exchangeCurrent = model.exchangeCurrent.row(celsius: t)
             r1 = model.r1.row(celsius: t)
             r2 = model.r2.row(celsius: t)
-            twiceThermal = CellModelTable.twiceThermalVoltage(t)
         }
     }
 
     /// An element's terminal voltage (V) at `soc` under a steady discharge `current` (A, > 0):
     /// the OCV less the instantaneous and the settled RC overpotentials, scaled by its resistance
-    /// (at the temperature `at` was looked up for).
+    /// (at the temperature `at` was looked up for). The instantaneous part is the estimator's own
+    /// `instantaneousOverpotential` (one copy of that code in the image).
     static func loadedVoltage(_ model: borrowing @_addressable CellModelTable, soc: Float, at: LoadedVoltageLookup, current: Float,
                               resistanceFactor: Float) -> Float {
         let r = (model.r1.value(soc: soc, at: at.r1) + model.r2.value(soc: soc, at: at.r2)) * current
-        let eta = model.instantaneousVolts(current: -current, soc: soc, r0Row: at.r0, exchangeCurrentRow: at.exchangeCurrent,
-                                           twiceThermal: at.twiceThermal)
+        let eta = model.instantaneousOverpotential(current: -current, soc: soc, celsius: at.celsius).volts
         return model.openCircuitVoltage(soc: soc, celsius: at.celsius).voltage + resistanceFactor * (eta - r) - model.hysteresisVoltage
     }
 }

@@ -185,6 +185,31 @@ func linearElement(r0: Float = 0.02, minimumVoltage: Float = 2.5, tau2: Float = 
         #expect(weak.element == 1)
     }
 
+    @Test func theCutOffSOCIsSearchedAgainOnlyWhenTheCurrentTemperatureOrResistanceMoved() throws {
+        // The element of the test above: at 10 A the cut-off is at SOC 1/6. The SOC moving does
+        // not search again (the usable charge follows it); 0.1 K does not either (a sensor's last
+        // digit flickering), 0.2 K does; so do a new resistance factor and a new current (20 A
+        // through 20 mΩ: the cut-off at SOC 1/3).
+        let c = linearElement(minimumVoltage: 3.0)
+        var e = PackStateEstimator(cellCount: 1, configuration: c)
+        e.elements[0].filter.start(soc: 0.8, sigma: 0.01, tuning: c.tuning)
+        #expect(e.elements[0].cutoff.factor == 0)                               // none yet
+        #expect(abs(e.usableCharge(element: 0, atDischarge: 10, celsius: 25) - 6.333) < 0.01)
+        #expect(e.elements[0].cutoff.celsius == 25 && e.elements[0].cutoff.factor == 1)
+        #expect(abs(e.elements[0].cutoff.soc - 1.0 / 6) < 1e-4)
+        e.elements[0].filter.start(soc: 0.5, sigma: 0.01, tuning: c.tuning)
+        #expect(abs(e.usableCharge(element: 0, atDischarge: 10, celsius: 25.1) - 3.333) < 0.01)
+        #expect(e.elements[0].cutoff.celsius == 25)                              // kept
+        _ = e.usableCharge(element: 0, atDischarge: 10, celsius: 25.2)
+        #expect(e.elements[0].cutoff.celsius == 25.2)                            // searched again
+        e.elements[0].resistanceFactor = 2
+        #expect(abs(e.usableCharge(element: 0, atDischarge: 10, celsius: 25.2) - (0.5 - 1.0 / 3) * 10) < 0.01)
+        #expect(e.elements[0].cutoff.factor == 2)
+        e.elements[0].resistanceFactor = 1
+        #expect(abs(e.usableCharge(element: 0, atDischarge: 20, celsius: 25.2) - (0.5 - 1.0 / 3) * 10) < 0.01)
+        #expect(e.cutoffCurrent == 20)
+    }
+
     @Test func aSurveyOneElementAtATimeGivesTheUsableChargeOnceItsLastElementIsDone() throws {
         // Three elements at SOC 0.8, 0.6 and 0.6 (the first of the two weakest is named); nothing
         // until the last element's step, then the same figure as all at once, kept until the next
