@@ -171,7 +171,8 @@ public struct PowerLimiter: Sendable {
                 let offset = (Float(Int(reading.value.rawValue)) - mean) / 1_000           // V
                 watts = max(0, amperes * offset)
             }
-            let t = max(0, excessHeating[i] + watts * gain - decay * excessHeating[i])
+            let before = excessHeating.inPlace(i)      // in place: indexing copied the list per read on the host
+            let t = max(0, before + watts * gain - decay * before)
             excessHeating[i] = t
             if t > hottest { hottest = t }
         }

@@ -79,8 +79,10 @@ public struct VirtualPack: Sendable {
     /// Faults scheduled for this pack, and the labels of those active now.
     public let faults: [ScheduledFault]
     public private(set) var activeFaults: [String] = []
-    /// Heat dissipated in the busbars since the last thermal step (J, per busbar).
-    var busbarHeat: [Double]
+    /// Heat dissipated in each busbar since the last thermal step (J; the busbars carry the same
+    /// current, so one figure serves all `busbarCount`).
+    var busbarHeat = 0.0
+    let busbarCount: Int
     let ocv: UniformTable
     var sinceThermalStep: Int64 = 0
     /// The time step the element coefficients are computed for (s).
@@ -113,7 +115,7 @@ public struct VirtualPack: Sendable {
         self.elements = elements
         self.hot = hot
         chargeBled = Array(repeating: 0, count: hot.count)
-        busbarHeat = Array(repeating: 0, count: max(0, d.seriesCount - 1))
+        busbarCount = max(0, d.seriesCount - 1)
         refreshSlowState()
         refreshVoltages()
         linkVoltage = 0
@@ -164,13 +166,13 @@ public struct VirtualPack: Sendable {
           }
         }
         let busbar = design.busbarResistance * current * current * seconds
-        for b in busbarHeat.indices { busbarHeat[b] += busbar }
+        busbarHeat += busbar
         // Bookkeeping: every joule through the terminals is stored at the open-circuit voltage
         // or dissipated (overpotentials, contacts, busbars); leaks and the entropic term are
         // accounted in the stored energy's drift and the heat.
         energyStored += open * current * seconds
-        energyDissipated += (stack - open) * current * seconds + Double(busbarHeat.count) * busbar
-        packVoltage = stack + Double(busbarHeat.count) * design.busbarResistance * current
+        energyDissipated += (stack - open) * current * seconds + Double(busbarCount) * busbar
+        packVoltage = stack + Double(busbarCount) * design.busbarResistance * current
         energyThroughTerminals += packVoltage * current * seconds
         advanceLink(path: linkCurrentPath, seconds: seconds)
 
@@ -223,7 +225,7 @@ public struct VirtualPack: Sendable {
             hot[i].terminalVoltage = h.circuit.terminalVoltage(current: current, openCircuitVoltage: ocv[h.circuit.stateOfCharge],
                                                                h.coefficients) + design.contactResistance * current
         }
-        packVoltage = hot.reduce(0) { $0 + $1.terminalVoltage } + Double(busbarHeat.count) * design.busbarResistance * current
+        packVoltage = hot.reduce(0) { $0 + $1.terminalVoltage } + Double(busbarCount) * design.busbarResistance * current
     }
 
     // MARK: - Slow state: faults, circuit coefficients (every 100 ms)
@@ -290,15 +292,15 @@ public struct VirtualPack: Sendable {
         let before = elements.map(\.temperature)
         for i in elements.indices {
             var power = hot[i].heat / seconds + elements[i].extraHeat
-            if i > 0 { power += busbarHeat[i - 1] / 2 / seconds }
-            if i < busbarHeat.count { power += busbarHeat[i] / 2 / seconds }
+            if i > 0 { power += busbarHeat / 2 / seconds }
+            if i < busbarCount { power += busbarHeat / 2 / seconds }
             power -= toAmbient * (before[i] - ambient)
             if i > 0 { power -= d.thermal.cellToNeighbour * (before[i] - before[i - 1]) }
             if i < elements.count - 1 { power -= d.thermal.cellToNeighbour * (before[i] - before[i + 1]) }
             elements[i].temperature = before[i] + power * seconds / capacity
             hot[i].heat = 0
         }
-        for b in busbarHeat.indices { busbarHeat[b] = 0 }
+        busbarHeat = 0
     }
 
     /// The ambient temperature now (°C).
