@@ -145,17 +145,16 @@ public struct ElementEstimate: Sendable {
     init(capacityAh: Float) { self.capacityAh = capacityAh }
 }
 
-// An element's own turn, in place (`elements[i].step(…)`): the pack's `step` reading and writing
-// `elements[i].x` field by field copied the whole list per access in the host's optimised build.
+// An element's usable charge, in place (`elements[i].usableCharge(…)`), like its turn below.
 extension ElementEstimate {
     /// The usable charge (Ah) at a discharge `current` (A, > 0) and `celsius`: see
     /// `PackStateEstimator.usableCharge(element:atDischarge:celsius:)`, which keeps `current` the
-    /// one `cutoff` was found for.
+    /// one `cutoff` was found for (this method does not check it).
     mutating func usableCharge(atDischarge current: Float, celsius t: Float, _ model: borrowing @_addressable CellModelTable) -> Float {
+        // The RC grids' temperature rows, once for every evaluation below.
+        let at = PackStateEstimator.LoadedVoltageLookup(model, celsius: t)
         let moved = t - cutoff.celsius
         if !(moved < 0.15 && moved > -0.15 && cutoff.factor == resistanceFactor) {
-            // The model's temperature lookups, once for the 24 evaluations.
-            let at = PackStateEstimator.LoadedVoltageLookup(model, celsius: t)
             var low: Float = -0.1, high: Float = 1.1
             for _ in 0..<24 {
                 let mid = (low + high) / 2
@@ -168,9 +167,19 @@ extension ElementEstimate {
             }
             cutoff = ((low + high) / 2, t, resistanceFactor)
         }
-        return max(0, filter.soc - cutoff.soc) * capacityAh
+        // Already at or below the minimum at its own SOC: nothing is usable. (A model whose loaded
+        // voltage dips as SOC rises — ncr18650pf's cold rows — can cross the minimum more than once;
+        // the kept cut-off is one crossing, this check the one the element is at.)
+        let soc = filter.soc
+        guard PackStateEstimator.loadedVoltage(model, soc: soc, at: at, current: current, resistanceFactor: resistanceFactor)
+            > model.minimumVoltage else { return 0 }
+        return max(0, soc - cutoff.soc) * capacityAh
     }
+}
 
+// An element's own turn, in place (`elements[i].step(…)`): the pack's `step` reading and writing
+// `elements[i].x` field by field copied the whole list per access in the host's optimised build.
+extension ElementEstimate {
     /// The element's turn (its temperature assigned): its filter step, a resistance measurement
     /// when the current changed enough since its last turn, and a relaxed point at the end of a
     /// rest. True when the relaxed point measured the capacity (the pack's trend takes it).
@@ -349,6 +358,7 @@ public struct PackStateEstimator: Sendable {
         surveyedUsableCharge = nil
         survey = nil
         surveyStarted = false
+        cutoffCurrent = .nan
         lastChargeNanocoulombs = 0
         isStarted = false
         turn = 0
@@ -589,8 +599,9 @@ public struct PackStateEstimator: Sendable {
     /// That SOC (a 24-step bisection over −0.1…1.1: the loaded voltage rises with SOC) depends
     /// only on the current, the temperature and the resistance factor: the element keeps it and
     /// searches again when the current or the factor changed or the temperature moved by 0.15 K
-    /// or more (a sensor's last digit flickering does not count; at 2–3 % resistance per kelvin
-    /// the usable charge moves far less than its 0.01 Ah resolution). Docs/estimation.md.
+    /// or more (a sensor's last digit flickering does not count; the figure may lag the
+    /// temperature by that much: Docs/estimation.md). Nothing is usable when the loaded voltage at
+    /// the element's own SOC is already at or below the minimum.
     mutating func usableCharge(element i: Int, atDischarge current: Float, celsius: Float?) -> Float {
         if current != cutoffCurrent {
             cutoffCurrent = current

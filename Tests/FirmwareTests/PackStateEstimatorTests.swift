@@ -206,8 +206,24 @@ func linearElement(r0: Float = 0.02, minimumVoltage: Float = 2.5, tau2: Float = 
         #expect(abs(e.usableCharge(element: 0, atDischarge: 10, celsius: 25.2) - (0.5 - 1.0 / 3) * 10) < 0.01)
         #expect(e.elements[0].cutoff.factor == 2)
         e.elements[0].resistanceFactor = 1
+        #expect(abs(e.usableCharge(element: 0, atDischarge: 10, celsius: 25.2) - (0.5 - 1.0 / 6) * 10) < 0.01)
+        // Only the current changes: 20 A through 20 mΩ puts the cut-off at SOC 1/3.
         #expect(abs(e.usableCharge(element: 0, atDischarge: 20, celsius: 25.2) - (0.5 - 1.0 / 3) * 10) < 0.01)
-        #expect(e.cutoffCurrent == 20)
+        #expect(e.cutoffCurrent == 20 && abs(e.elements[0].cutoff.soc - 1.0 / 3) < 1e-4)
+    }
+
+    @Test func nothingIsUsableWhenTheLoadedVoltageIsAlreadyAtTheMinimumAtTheElementsSOC() {
+        // A loaded voltage that dips as SOC rises (like ncr18650pf's cold rows): R1 0.08 Ω at SOC
+        // 0.8 only (none at 0.7 and 0.9), so at 10 A the loaded voltage 3.0 + 1.2·SOC − 0.2 − 10·R1
+        // is 2.96 V at SOC 0.8, below the 3.0 V minimum, and above it at 0.7 and 0.9. The kept
+        // cut-off (a crossing at SOC 1/6) would leave 6.3 Ah; the element at SOC 0.8 has none.
+        var c = linearElement(minimumVoltage: 3.0)
+        c.cellModel.r1 = CellParameterGrid(temperatures: CellParameterGrid.constantRows) { soc, _ in abs(soc - 0.8) < 0.01 ? 0.08 : 0 }
+        var e = PackStateEstimator(cellCount: 1, configuration: c)
+        e.elements[0].filter.start(soc: 0.8, sigma: 0.01, tuning: c.tuning)
+        #expect(e.usableCharge(element: 0, atDischarge: 10, celsius: 25) == 0)
+        e.elements[0].filter.start(soc: 0.95, sigma: 0.01, tuning: c.tuning)
+        #expect(e.usableCharge(element: 0, atDischarge: 10, celsius: 25) > 0)
     }
 
     @Test func aSurveyOneElementAtATimeGivesTheUsableChargeOnceItsLastElementIsDone() throws {
