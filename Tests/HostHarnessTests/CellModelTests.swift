@@ -177,7 +177,17 @@ import Testing
         let above = CircuitIdentifier.fit([data], currentBias: 0, ocv: ocv, capacityAh: 5, hysteresis: false,
                                           minimumStateOfCharge: 0.925, sweeps: 2)
         #expect(all.rmse[0] > 0.02)
-        #expect(above.rmse[0] < 0.004)           // the RMSE is over the scored samples only
-        #expect(above.squaredError < 0.004 * 0.004 * Double(1_500 - spoiled))
+        #expect(above.rmse[0] < 0.004)
+        // The RMSE is over the scored samples only.
+        #expect(abs(above.rmse[0] - (above.squaredError / Double(1_500 - spoiled)).squareRoot()) < 1e-12)
+    }
+
+    @Test func theBestStartIsTheSmallestFiniteVoltageErrorAndTheFirstOnATie() {
+        func fit(_ error: Double, hysteresis: Double) -> CircuitFit {
+            CircuitFit(rowTemperatures: [25], elements: [], hysteresisVoltage: hysteresis, hysteresisRate: 1, rmse: [], squaredError: error)
+        }
+        #expect(CellModelRecipe.best(of: [fit(.nan, hysteresis: 0), fit(2, hysteresis: 0.005), fit(1, hysteresis: 0.01),
+                                          fit(1, hysteresis: 0.02)])?.hysteresisVoltage == 0.01)
+        #expect(CellModelRecipe.best(of: [fit(.nan, hysteresis: 0), fit(.infinity, hysteresis: 0.005)]) == nil)
     }
 }

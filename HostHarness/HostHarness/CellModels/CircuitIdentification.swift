@@ -22,7 +22,7 @@ public struct CircuitFit: Sendable {
     public var elements: [[CircuitElements]]
     public var hysteresisVoltage: Double
     public var hysteresisRate: Double
-    /// Terminal-voltage RMSE per file (V), in the order given, over its scored samples.
+    /// Terminal-voltage RMSE per file (V), in the order given, over its scored samples (NaN: none).
     public var rmse: [Double]
     /// The sum of squared voltage errors over every file's scored samples (V²): what the fit
     /// minimises, less the smoothness penalty.
@@ -190,7 +190,8 @@ public enum CircuitIdentifier {
             }
         }
         let errors = prepared.indices.map { caches[$0].squaredError(prepared[$0], overriding: nil, hysteresis: hysteresis) }
-        let rmse = prepared.indices.map { (errors[$0] / Double(max(prepared[$0].scoredCount, 1))).squareRoot() }
+        // A file with no scored sample has no RMSE (NaN), not a perfect one.
+        let rmse = prepared.indices.map { prepared[$0].scoredCount > 0 ? (errors[$0] / Double(prepared[$0].scoredCount)).squareRoot() : .nan }
         return CircuitFit(rowTemperatures: rowTemperatures, elements: grid.values.map { $0.map(elements) },
                           hysteresisVoltage: hysteresis.voltage, hysteresisRate: hysteresis.rate, rmse: rmse,
                           squaredError: errors.reduce(0, +))
