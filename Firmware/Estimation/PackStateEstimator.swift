@@ -596,7 +596,7 @@ public struct PackStateEstimator: Sendable {
 
     /// Element `i`'s usable charge (Ah) at a discharge `current` (A, > 0): the charge between its
     /// SOC and the SOC at which its loaded voltage reaches the cell's minimum, at its capacity.
-    /// That SOC (a 24-step bisection over −0.1…1.1: the loaded voltage rises with SOC) depends
+    /// That SOC (a 24-step bisection over −0.1…1.1, taking the loaded voltage to rise with SOC) depends
     /// only on the current, the temperature and the resistance factor: the element keeps it and
     /// searches again when the current or the factor changed or the temperature moved by 0.15 K
     /// or more (a sensor's last digit flickering does not count; the figure may lag the
