@@ -278,6 +278,28 @@ func losslessM50() throws -> CellModel {
         #expect(load.activity == .charging)
     }
 
+    @Test func theKeptShiftAnswerChangesOnTheSameTickAsTheHourComputedEveryTick() {
+        // Ticks of 1 ms around a shift's start, its end and midnight of the next day (one of them
+        // fractional: 10.5 h), each answer against the hour computed on that tick.
+        let plan = DeliveryDayPlan(shifts: [(7, 10.5), (22, 23.999)], returnStateOfCharge: 0.15,
+                                   charger: ChargerSettings(current: 5, cellVoltage: 4.15, cutoffCurrent: 0.5))
+        var load = LoadProfile.deliveryDay(plan).makeController(packCapacityAh: 10, random: SplitMix64(seed: 1))
+        var mismatches = 0, changes = 0, previous: Bool? = nil
+        for around in [7.0, 10.5, 23.999, 24.0, 31.0] {
+            let centre = Int64(around * 3.6e9)
+            for t in stride(from: centre - 10_000, through: centre + 10_000, by: 1_000) {
+                let hour = (Double(t) / 3.6e9).truncatingRemainder(dividingBy: 24)
+                let direct = plan.shifts.contains { hour >= $0.start && hour < $0.end }
+                let kept = load.isInShift(at: t)
+                if kept != direct { mismatches += 1 }
+                if let p = previous, p != kept { changes += 1 }
+                previous = kept
+            }
+        }
+        #expect(mismatches == 0)
+        #expect(changes >= 4)
+    }
+
     @Test func profilesAreReadFromCSVWithFileAndLineErrors() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftbms-profile-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

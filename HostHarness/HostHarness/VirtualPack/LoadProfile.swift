@@ -161,6 +161,8 @@ public struct LoadController: Sendable {
     /// in place (binding the enum's payload copied it, shifts array and all: a retain and a
     /// release every millisecond).
     let dayPlan: DeliveryDayPlan?
+    /// `isInShift`'s last answer and the time (µs) until which it holds.
+    var shiftAnswer = (inShift: false, until: Int64.min)
 
     init(profile: LoadProfile, capacityAh: Double, random: SplitMix64) {
         self.profile = profile
@@ -222,10 +224,26 @@ public struct LoadController: Sendable {
         }
     }
 
+    /// Whether `t` (µs) falls in one of the day plan's shifts (by the hour of the day, in floating
+    /// point). The answer is kept until 2 ms before the next shift boundary or midnight; from
+    /// there it is computed every tick, so it changes on exactly the tick it did when every tick
+    /// computed it.
+    public mutating func isInShift(at t: Int64) -> Bool {
+        if t < shiftAnswer.until { return shiftAnswer.inShift }
+        let hour = (Double(t) / 3.6e9).truncatingRemainder(dividingBy: 24)
+        var inShift = false, next = 24.0
+        for shift in dayPlan!.shifts {
+            if hour >= shift.start && hour < shift.end { inShift = true }
+            if shift.start > hour { next = min(next, shift.start) }
+            if shift.end > hour { next = min(next, shift.end) }
+        }
+        let ahead = Int64((next - hour) * 3.6e9) - 2_000
+        shiftAnswer = (inShift, ahead > 0 ? t + ahead : t)
+        return inShift
+    }
+
     mutating func deliveryDay(_ context: LoadContext) -> Double {
-        let hour = (Double(context.time.microsecondsSinceOrigin) / 3.6e9).truncatingRemainder(dividingBy: 24)
-        var inShift = false
-        for shift in dayPlan!.shifts where hour >= shift.start && hour < shift.end { inShift = true; break }
+        let inShift = isInShift(at: context.time.microsecondsSinceOrigin)
         switch activity {
         case .resting:
             if inShift && (context.displayedStateOfCharge ?? 1) > dayPlan!.returnStateOfCharge + 0.1 {
