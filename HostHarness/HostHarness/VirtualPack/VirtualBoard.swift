@@ -71,10 +71,13 @@ public struct VirtualContactorDriver: ContactorDriver {
     /// When each contact reaches its commanded position (after a command that changed it).
     var arrival: (Instant, Instant, Instant) = (.origin, .origin, .origin)
     /// Positions that ignore the coil (a welded contact stays `.closed`); its feedback shows it.
-    public var forced = ContactorFeedback()
+    public var forced = ContactorFeedback() { didSet { noteForcing() } }
     /// Contacts welded closed whose auxiliary (feedback) contact still follows the coil: the
     /// feedback lies, only the voltages tell.
-    public var weldedBehindFeedback = ContactorFeedback()
+    public var weldedBehindFeedback = ContactorFeedback() { didSet { noteForcing() } }
+    /// Whether any contact is forced or welded behind its feedback (without, both views are the
+    /// contacts themselves: the common case, asked several times a tick).
+    var anyForcing = false
     public var closeTime = Microseconds.milliseconds(15)
     public var openTime = Microseconds.milliseconds(8)
     /// The simulation's time (set before each tick).
@@ -102,8 +105,13 @@ public struct VirtualContactorDriver: ContactorDriver {
         if contacts.precharge != commanded.precharge && time >= arrival.2 { contacts.precharge = commanded.precharge }
     }
 
+    mutating func noteForcing() {
+        anyForcing = forced != ContactorFeedback() || weldedBehindFeedback != ContactorFeedback()
+    }
+
     /// What the feedback contacts report (forced positions included).
     public var reported: ContactorFeedback {
+        guard anyForcing else { return contacts }
         var result = contacts
         if forced.mainPositive != .unknown { result.mainPositive = forced.mainPositive }
         if forced.mainNegative != .unknown { result.mainNegative = forced.mainNegative }
@@ -113,6 +121,7 @@ public struct VirtualContactorDriver: ContactorDriver {
 
     /// Where the contacts physically are: what is reported, plus welds hidden behind the feedback.
     public var positions: ContactorFeedback {
+        guard anyForcing else { return contacts }
         var result = reported
         if weldedBehindFeedback.mainPositive == .closed { result.mainPositive = .closed }
         if weldedBehindFeedback.mainNegative == .closed { result.mainNegative = .closed }
