@@ -105,6 +105,7 @@ public struct VirtualContactorDriver: ContactorDriver {
         if contacts.precharge != commanded.precharge && time >= arrival.2 { contacts.precharge = commanded.precharge }
     }
 
+    /// Keeps `anyForcing` in step with `forced` and `weldedBehindFeedback`.
     mutating func noteForcing() {
         anyForcing = forced != ContactorFeedback() || weldedBehindFeedback != ContactorFeedback()
     }
