@@ -130,32 +130,10 @@ import Testing
 }
 
 @Suite struct IdentificationTests {
-    @Test func recoversAKnownCircuitFromSyntheticPulses() throws {
-        // A cell with constant elements, pulsed at 1 s sampling; the fit must find them again.
-        let truth = CircuitCoefficients(r0: 0.015, exchangeCurrent: 8, r1: 0.008, tau1: 4, r2: 0.010, tau2: 150, celsius: 25,
-                                        capacityAmpereSeconds: 5 * 3_600, step: 1)
-        let ocv = Curve(x: [0, 1], y: [3.0, 4.2])!
-        var state = CircuitState(stateOfCharge: 0.95)
-        var data = CellTestData(file: "synthetic", time: [], current: [], voltage: [], temperature: [], referenceStateOfCharge: [])
-        for t in 0..<1_500 {
-            let phase = t % 300
-            let current = phase < 20 ? -10.0 : (phase >= 100 && phase < 120 ? 5.0 : (phase >= 200 && phase < 230 ? -2.5 : 0))
-            if t > 0 { state.advance(current: current, truth) }
-            data.time.append(Double(t)); data.current.append(current); data.temperature.append(25)
-            data.voltage.append(state.terminalVoltage(current: current, openCircuitVoltage: ocv[state.stateOfCharge], truth))
-            data.referenceStateOfCharge!.append(state.stateOfCharge)
-        }
-        let fit = CircuitIdentifier.fit([data], currentBias: 0, ocv: ocv, capacityAh: 5, hysteresis: false, sweeps: 2)
-        #expect(fit.rmse[0] < 0.002)             // reproduces the voltage to 2 mV
-        let e = fit.elements[0][CircuitIdentifier.bandCentres.count - 1]   // the 0.98 centre, the most excited
-        let totalResistance = e.r0 + e.r1 + e.r2
-        #expect(abs(totalResistance - 0.033) / 0.033 < 0.15)
-    }
-
-    @Test func samplesBelowTheMinimumSOCAreNotScored() throws {
-        // The same pulses (SOC 0.95 → 0.90), with every voltage below SOC 0.925 made 150 mV off:
-        // scored, they spoil the fit; below the minimum, they are simulated but do not count (the
-        // fit then has half the data: a few mV, against tens).
+    /// A cell with constant elements (R0 15 mΩ, I0 8 A, R1 8 mΩ/4 s, R2 10 mΩ/150 s, 5 Ah) on a
+    /// linear OCV, pulsed at 1 s sampling for 1,500 s from SOC 0.95 (to about 0.90); voltages at
+    /// SOC below `spoilBelow` are made 150 mV off. Returns the file, the OCV and how many were.
+    static func syntheticPulses(spoilBelow: Double = 0) -> (data: CellTestData, ocv: Curve, spoiled: Int) {
         let truth = CircuitCoefficients(r0: 0.015, exchangeCurrent: 8, r1: 0.008, tau1: 4, r2: 0.010, tau2: 150, celsius: 25,
                                         capacityAmpereSeconds: 5 * 3_600, step: 1)
         let ocv = Curve(x: [0, 1], y: [3.0, 4.2])!
@@ -168,10 +146,28 @@ import Testing
             if t > 0 { state.advance(current: current, truth) }
             data.time.append(Double(t)); data.current.append(current); data.temperature.append(25)
             var volts = state.terminalVoltage(current: current, openCircuitVoltage: ocv[state.stateOfCharge], truth)
-            if state.stateOfCharge < 0.925 { volts += 0.15; spoiled += 1 }
+            if state.stateOfCharge < spoilBelow { volts += 0.15; spoiled += 1 }
             data.voltage.append(volts)
             data.referenceStateOfCharge!.append(state.stateOfCharge)
         }
+        return (data, ocv, spoiled)
+    }
+
+    @Test func recoversAKnownCircuitFromSyntheticPulses() throws {
+        // The fit must find the constant elements again.
+        let (data, ocv, _) = Self.syntheticPulses()
+        let fit = CircuitIdentifier.fit([data], currentBias: 0, ocv: ocv, capacityAh: 5, hysteresis: false, sweeps: 2)
+        #expect(fit.rmse[0] < 0.002)             // reproduces the voltage to 2 mV
+        let e = fit.elements[0][CircuitIdentifier.bandCentres.count - 1]   // the 0.98 centre, the most excited
+        let totalResistance = e.r0 + e.r1 + e.r2
+        #expect(abs(totalResistance - 0.033) / 0.033 < 0.15)
+    }
+
+    @Test func samplesBelowTheMinimumSOCAreNotScored() throws {
+        // The same pulses, with every voltage below SOC 0.925 made 150 mV off: scored, they spoil
+        // the fit; below the minimum, they are simulated but do not count (the fit then has half
+        // the data: a few mV, against tens).
+        let (data, ocv, spoiled) = Self.syntheticPulses(spoilBelow: 0.925)
         #expect(spoiled > 300 && spoiled < 1_200)
         let all = CircuitIdentifier.fit([data], currentBias: 0, ocv: ocv, capacityAh: 5, hysteresis: false, sweeps: 2)
         let above = CircuitIdentifier.fit([data], currentBias: 0, ocv: ocv, capacityAh: 5, hysteresis: false,
