@@ -79,8 +79,6 @@ public struct CellEstimator: Sendable {
     var socSigma: Float = 0
     /// What is shown: the filter's SOC approached without jumps.
     public private(set) var displayed: Float = 0
-    /// Whether the filter has started.
-    public private(set) var isStarted = false
     /// The last innovation (measured minus predicted voltage, V), for diagnostics.
     public private(set) var innovation: Float = 0
     /// The adaptive measurement-noise state: recent current steps (C, fading), the previous
@@ -94,6 +92,14 @@ public struct CellEstimator: Sendable {
     var innovationRatio: Float = 1
     /// The last usable temperature (°C).
     var lastCelsius: Float = 25
+    /// The element's heat per ampere of `previousCurrent` at the last step (V): the measured
+    /// overpotential (the voltage less the OCV and the hysteresis at the predicted SOC) plus the
+    /// reversible part T·dOCV/dT; 0 without a voltage. The thermal chain's heat
+    /// (`ElementEstimate.advanceThermalChain`).
+    public private(set) var heatingVoltage: Float = 0
+    /// Whether the filter has started. (Last: the element's small fields pack into the padding
+    /// after it, Docs/firmware-budget.md.)
+    public private(set) var isStarted = false
 
     public init() {}
 
@@ -237,13 +243,15 @@ public struct CellEstimator: Sendable {
         p[15] += t.offsetWander * t.offsetWander * dt
 
         // Correct with the terminal voltage.
-        let (ocv, slope) = m.openCircuitVoltage(soc: soc, celsius: celsius)
+        let (ocv, slope, entropic) = m.openCircuitVoltage(soc: soc, celsius: celsius)
         let cRate = (current < 0 ? -current : current) / capacityAh
         let stepC = (current - previousCurrent < 0 ? previousCurrent - current : current - previousCurrent) / capacityAh
         previousCurrent = current
         recentStep = max(stepC, recentStep * FloatMath.exp(-dt / max(t.stepMemory, 1e-3)))
         var correction: Float = 0
+        heatingVoltage = 0
         if let voltage, voltage.isFinite {
+            heatingVoltage = voltage - ocv - m.hysteresisVoltage * hysteresis + (celsius + 273.15) * entropic
             correction = correct(voltage: voltage, current: current, ocv: ocv, slope: slope, soc: soc, celsius: celsius, cRate: cRate,
                                  seconds: dt, capacityAh: capacityAh, resistanceFactor: rf, model: m, tuning: t)
         }

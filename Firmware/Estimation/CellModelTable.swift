@@ -177,9 +177,10 @@ public struct CellModelTable: Sendable {
         maximumVoltage = 4.2
     }
 
-    /// OCV (V) at `soc` and `celsius`, and its slope dOCV/dSOC (V per unit SOC). Beyond 0…1 the
-    /// end segments are extended (an estimate may stray a little outside).
-    @inline(__always) @_addressableSelf public func openCircuitVoltage(soc: Float, celsius: Float) -> (voltage: Float, slope: Float) {
+    /// OCV (V) at `soc` and `celsius`, its slope dOCV/dSOC (V per unit SOC) and its temperature
+    /// coefficient dOCV/dT (V/K, the entropic coefficient). Beyond 0…1 the end segments are
+    /// extended (an estimate may stray a little outside).
+    @inline(__always) @_addressableSelf public func openCircuitVoltage(soc: Float, celsius: Float) -> (voltage: Float, slope: Float, entropic: Float) {
         let x = soc * 100
         let i = !(x > 0) ? 0 : (x >= 99 ? 99 : Int(x))
         let table = ocv.span, a = table[i], b = table[i + 1]
@@ -189,7 +190,7 @@ public struct CellModelTable: Sendable {
         let ej = min(e, 9)
         let slopes = entropic.span
         let entropicHere = slopes[ej] + (slopes[ej + 1] - slopes[ej]) * (soc * 10 - Float(ej))
-        return (base + entropicHere * (celsius - 25), slope)
+        return (base + entropicHere * (celsius - 25), slope, entropicHere)
     }
 
     /// The SOC (0…1) whose 25 °C-equivalent OCV is `voltage` at `celsius` (bisection over the

@@ -34,13 +34,16 @@ public struct StateEstimationConfiguration: Sendable {
     /// The element each temperature sensor sits on (0-based, in sensor order). Each element is
     /// given its nearest valid sensor's temperature; empty: every element the sensors' mean.
     public var sensorElements: FixedList<16, UInt8>
+    /// The pack's thermal chain, for each element's temperature between the sensors and the usable
+    /// charge with heating (`none`: off).
+    public var thermal: ThermalChain
 
     public init(cellModel: CellModelTable, tuning: EstimatorTuning = EstimatorTuning(), relaxation: Float = 420,
                 capacityMinimumSpan: Float = 0.4, capacityTemperatureWindow: ClosedRange<Float> = 10...45,
                 capacitySmoothing: Float = 0.2, resistanceMinimumStepC: Float = 0.3, resistanceMinimumVoltageStep: Float = 0.015,
                 resistanceSmoothing: Float = 0.05, resistanceFirstSteps: UInt16 = 4, endOfLifeCapacity: Float = 0.8,
                 newCapacityUncertainty: Float = 0.2, measuredCapacityUncertainty: Float = 0.02,
-                sensorElements: FixedList<16, UInt8> = FixedList(filler: 0)) {
+                sensorElements: FixedList<16, UInt8> = FixedList(filler: 0), thermal: ThermalChain = .none) {
         self.cellModel = cellModel
         self.tuning = tuning
         self.relaxation = relaxation
@@ -55,6 +58,7 @@ public struct StateEstimationConfiguration: Sendable {
         self.newCapacityUncertainty = newCapacityUncertainty
         self.measuredCapacityUncertainty = measuredCapacityUncertainty
         self.sensorElements = sensorElements
+        self.thermal = thermal
     }
 
     /// A placeholder for a pack without a cell model (never used to estimate).
@@ -87,6 +91,7 @@ public struct StateEstimationConfiguration: Sendable {
         newCapacityUncertainty = 0.2
         measuredCapacityUncertainty = 0.02
         sensorElements = FixedList(filler: 0)
+        thermal = .none
     }
 
     @_addressableSelf func validate() throws(ConfigurationError) {
@@ -99,40 +104,47 @@ public struct StateEstimationConfiguration: Sendable {
               relaxation > 0, capacityMinimumSpan > 0.05, capacityMinimumSpan <= 1, capacitySmoothing > 0, capacitySmoothing <= 1,
               resistanceMinimumStepC > 0, resistanceMinimumVoltageStep > 0, resistanceSmoothing > 0, resistanceSmoothing <= 1, resistanceFirstSteps >= 1,
               endOfLifeCapacity > 0, endOfLifeCapacity < 1, newCapacityUncertainty >= 0, newCapacityUncertainty < 1,
-              measuredCapacityUncertainty >= 0, measuredCapacityUncertainty < 1 else { throw .estimatorTuningOutOfRange }
+              measuredCapacityUncertainty >= 0, measuredCapacityUncertainty < 1, thermal.isValid else { throw .estimatorTuningOutOfRange }
         for j in 0..<sensorElements.count where Int(sensorElements[j]) >= maximumCellCount { throw .estimatorTuningOutOfRange }
     }
 }
 
-/// One element's estimates.
+/// One element's estimates. (The fields are ordered so that none needs padding: the 8-byte
+/// counter first, the filter, which ends in a flag, the small fields after it, then the 4-byte
+/// ones: 208 B on the Cortex-M, 8 B less than in declaration order of meaning.)
 public struct ElementEstimate: Sendable {
+    /// At the element's last turn: the counter (nC).
+    var lastChargeNanocoulombs: Int64 = 0
     public var filter = CellEstimator()
-    /// Capacity (Ah) and how many capacity measurements went into it (0: the model's, as new).
-    public var capacityAh: Float
+    /// Whether the present rest has already given a relaxed point.
+    var restUsed = false
+    /// How many capacity measurements went into `capacityAh` (0: the model's, as new), how many
+    /// resistance estimates were made (0: none yet), and the steps collected towards the first.
     public var capacityUpdates: UInt16 = 0
-    /// Resistance relative to the model at the same SOC and temperature (1 = as new; the model's
-    /// until the first estimate), how many estimates were made (0: none yet), and the steps
-    /// collected towards the first.
-    public var resistanceFactor: Float = 1
     public var resistanceUpdates: UInt16 = 0
     var firstSteps: UInt16 = 0
+    /// Capacity (Ah).
+    public var capacityAh: Float
+    /// Resistance relative to the model at the same SOC and temperature (1 = as new; the model's
+    /// until the first estimate).
+    public var resistanceFactor: Float = 1
     var firstStepSum: Float = 0
-    /// The last relaxed point: its SOC from the rest voltage and the charge counted into the
-    /// element until then (As, net of what its balancing resistor took), and the throughput since (As).
-    var anchor: (soc: Float, chargeAs: Float)? = nil
+    /// Charge counted into the element since the last relaxed point (As, net of what its balancing
+    /// resistor took: see `anchor`), and the throughput since (As).
     var throughputSinceAnchorAs: Float = 0
-    /// Charge counted into the element (As; balancing taken out) and whether the present rest
-    /// has already given a relaxed point.
+    /// Charge counted into the element (As; balancing taken out).
     var chargeAs: Float = 0
-    var restUsed = false
-    /// At the element's last turn: the counter (nC), its bled charge (mAs), the sampled current (A;
-    /// NaN: none) and its voltage (mV; 0: none).
-    var lastChargeNanocoulombs: Int64 = 0
+    /// At the element's last turn: its bled charge (mAs), the sampled current (A; NaN: none) and
+    /// its voltage (mV; 0: none).
     var lastBled: Int32 = 0
     var previousCurrent: Float = .nan
     var previousMillivolts: Int32 = 0
     /// The element's temperature (°C): its nearest valid sensor's, else the sensors' mean, else the last.
     public var celsius: Float = 25
+    /// The element's temperature by the pack's thermal chain (°C; NaN before the first turn): a
+    /// sensor's reading (ahead by its lag) where a valid sensor sits on the element, between the
+    /// sensors the chain's heat balance (`PackStateEstimator.advanceThermalChain`).
+    public var chainCelsius: Float = .nan
     /// The voltage (V) and rest time (s) of the present rest's early sample (0: none yet).
     var earlyRestVoltage: Float = 0
     var earlyRestSeconds: Float = 0
@@ -141,6 +153,10 @@ public struct ElementEstimate: Sendable {
     /// none; a factor is always positive). It depends on nothing else, so the usable charge
     /// searches again only when one of them moved (`PackStateEstimator.usableCharge(element:atDischarge:celsius:)`).
     var cutoff = (soc: Float(0), celsius: Float(0), factor: Float(0))
+    /// The last relaxed point: its SOC from the rest voltage and the charge counted into the
+    /// element until then (As, net of what its balancing resistor took); a NaN SOC: none yet (not
+    /// an optional, whose flag would take a padded word).
+    var anchor = (soc: Float.nan, chargeAs: Float(0))
 
     init(capacityAh: Float) { self.capacityAh = capacityAh }
 }
@@ -266,7 +282,7 @@ extension ElementEstimate {
         guard configuration.cellModel.openCircuitVoltage(soc: soc, celsius: celsius).slope >= configuration.tuning.anchorSlope else { return false }
         let point = (soc: soc, chargeAs: chargeAs)
         var measured = false
-        if let anchor {
+        if anchor.soc.isFinite {
             let span = point.soc - anchor.soc
             let spanMagnitude = span < 0 ? -span : span
             if spanMagnitude >= configuration.capacityMinimumSpan {
@@ -327,6 +343,9 @@ public struct PackStateEstimator: Sendable {
     var trend = (n: Float(0), x: Float(0), y: Float(0), xx: Float(0), xy: Float(0))
     /// The temperature used when no sensor is valid: the last valid mean (°C).
     public private(set) var heldCelsius: Float = 25
+    /// The air temperature the thermal chain cools towards (°C; NaN before a sensor was read):
+    /// `estimateAmbient`.
+    public internal(set) var ambientCelsius: Float = .nan
     /// The configuration (held here so the per-tick calls pass nothing large), and whether the
     /// pack has one (without, the estimator stays idle and every figure stays nil).
     public private(set) var configuration: StateEstimationConfiguration
@@ -360,6 +379,7 @@ public struct PackStateEstimator: Sendable {
         surveyStarted = false
         cutoffCurrent = .nan
         lastChargeNanocoulombs = 0
+        ambientCelsius = .nan
         isStarted = false
         turn = 0
         trend = (0, 0, 0, 0, 0)
@@ -382,7 +402,10 @@ public struct PackStateEstimator: Sendable {
     mutating func update(measurements m: inout Measurements, temperatures: PackStatistics<DeciCelsius>?, counter: CoulombCounter,
                          bled: inout PerCell<Int32>, seconds period: Float) {
         guard isEnabled else { return }
-        if let t = temperatures { heldCelsius = Float(Int(t.mean.rawValue)) / 10 }
+        if let t = temperatures {
+            heldCelsius = Float(Int(t.mean.rawValue)) / 10
+            estimateAmbient(coolest: Float(Int(t.minimum.rawValue)) / 10)
+        }
         let charge = counter.netChargeNanocoulombs
         let sampled = m.pack.current.validValue.map { Float(Int($0.rawValue)) / 1_000 }
         if !isStarted {
@@ -416,8 +439,9 @@ public struct PackStateEstimator: Sendable {
 
     /// Gives element `i` the temperature of its nearest sensor with a valid reading (by position
     /// in the string), or the sensors' mean (`heldCelsius`) when the sensors' places are not known
-    /// or none is valid. Done on the element's turn: nothing reads it in between.
-    mutating func assignTemperature(_ i: Int, _ m: inout Measurements) {
+    /// or none is valid. Done on the element's turn: nothing reads it in between. True when that
+    /// sensor sits on the element itself.
+    @discardableResult mutating func assignTemperature(_ i: Int, _ m: inout Measurements) -> Bool {
         let places = configuration.sensorElements
         var best = -1, bestDistance = Int.max
         for j in 0..<min(places.count, m.cells.temperatures.count) where m.temperature(j).validValue != nil {
@@ -427,18 +451,20 @@ public struct PackStateEstimator: Sendable {
         }
         if best >= 0, let reading = m.temperature(best).validValue {
             elements[i].celsius = Float(Int(reading.rawValue)) / 10
-        } else {
-            elements[i].celsius = heldCelsius
+            return bestDistance == 0
         }
+        elements[i].celsius = heldCelsius
+        return false
     }
 
     /// Element `i`'s turn: its temperature, then its own step (`ElementEstimate.step`) in place.
     mutating func step(_ i: Int, measurements m: inout Measurements, sampled: Float?, charge: Int64, bled: Int32, seconds dt: Float) {
-        assignTemperature(i, &m)
+        let sensed = assignTemperature(i, &m)
         let millivolts = m.cellVoltage(i).validValue?.rawValue
         if elements[i].step(sampled: sampled, millivolts: millivolts, charge: charge, bled: bled, seconds: dt, configuration) {
             recordTrend()
         }
+        advanceThermalChain(i, sensed: sensed, seconds: dt)
     }
 
     /// A relaxed point of element `i` (`ElementEstimate.relaxedPoint`), with the capacity trend

@@ -213,7 +213,8 @@ import Testing
 @Suite struct UsableChargeReportTests {
     @Test func aDischargeTheBMSStoppedIsReportedAsStoppedAndMissed() {
         let stopped = UsableChargeResult(scenario: "weak-cell", currentA: 20, deliveredAh: 4.605, predictedAtStartAh: 6.58,
-                                         worstRelativeError: 4.1, worstErrorOfWhole: 0.54, predictedElement: 6, actualElement: -1,
+                                         worstRelativeError: 4.1, worstErrorOfWhole: 0.54, predictedElement: 6, predictedEnd: .voltage,
+                                         sensorLimitCelsius: 65, actualElement: -1,
                                          stoppedBy: [.overtemperatureDischarge], hottestCelsius: 65.2)
         let report = PackEstimationBench.report([], usable: [stopped])
         #expect(report.met == false)
@@ -223,9 +224,21 @@ import Testing
 
     @Test func aDischargeToTheMinimumNamesTheElement() {
         let ran = UsableChargeResult(scenario: "weak-cell", currentA: 10, deliveredAh: 7.902, predictedAtStartAh: 7.716,
-                                     worstRelativeError: 0.024, worstErrorOfWhole: 0.0235, predictedElement: 6, actualElement: 6)
+                                     worstRelativeError: 0.024, worstErrorOfWhole: 0.0235, predictedElement: 6, predictedEnd: .voltage,
+                                     sensorLimitCelsius: 65, actualElement: 6)
         let report = PackEstimationBench.report([], usable: [ran])
         #expect(report.met == true)
         #expect(report.text.contains("(element 7 reached the minimum)"))
+        #expect(report.text.contains("(element 7 reaching the minimum)"))
+    }
+
+    @Test func aThermalTripThePredictionForesawIsMetAndNamesTheSensor() {
+        let foreseen = UsableChargeResult(scenario: "weak-cell", currentA: 20, deliveredAh: 4.605, predictedAtStartAh: 4.568,
+                                          worstRelativeError: 0.026, worstErrorOfWhole: 0.0081, predictedElement: 5,
+                                          predictedEnd: .temperature, sensorLimitCelsius: 65, actualElement: -1,
+                                          stoppedBy: [.overtemperatureDischarge], hottestCelsius: 73.7)
+        let report = PackEstimationBench.report([], usable: [foreseen])
+        #expect(report.met == true)
+        #expect(report.text.contains("(the sensor on element 6 reaching 65.0 °C)"))
     }
 }

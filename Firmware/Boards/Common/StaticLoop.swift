@@ -9,11 +9,11 @@ import HAL
 /// (The scenario image's loop is larger than the bench's: its board holds the compact pack
 /// model. The bench image's storage is what the firmware needs, and what `ram_bytes` counts.)
 #if BMS_16_CELLS && BMS_SCENARIO_IMAGE
-typealias BenchStorage = InlineArray<2032, UInt64>          // 16,256 B (the scenario's loop on the M4F: 16,231 B)
+typealias BenchStorage = InlineArray<2032, UInt64>          // 16,256 B (the scenario's loop on the M4F: 16,127 B)
 #elseif BMS_16_CELLS
-typealias BenchStorage = InlineArray<2010, UInt64>          // 16,080 B (the bench's loop on the M4F: 16,055 B)
+typealias BenchStorage = InlineArray<2010, UInt64>          // 16,080 B (the bench's loop on the M4F: 15,951 B)
 #elseif _pointerBitWidth(_64)
-typealias BenchStorage = InlineArray<2896, UInt64>          // 23,168 B (bench 22,939 B, scenario 23,107 B on x86_64)
+typealias BenchStorage = InlineArray<2896, UInt64>          // 23,168 B (bench 22,707 B, scenario 22,875 B on x86_64)
 #else
 typealias BenchStorage = InlineArray<2896, UInt64>          // 23,168 B (the 32-cell loops on the M4F)
 #endif

@@ -37,7 +37,8 @@ public struct PackEstimationResult: Sendable {
 
 /// The usable-charge check: a constant discharge from full until the weakest element reaches its
 /// minimum voltage — or until the BMS opens the contactors first (a protection fault latched: the
-/// pack stops delivering whatever the prediction said) — predictions taken along the way.
+/// pack stops delivering whatever the prediction said; the prediction accounts for the heating
+/// that trips it) — predictions taken along the way.
 public struct UsableChargeResult: Sendable {
     public var scenario: String
     public var currentA: Double
@@ -48,9 +49,12 @@ public struct UsableChargeResult: Sendable {
     public var predictedAtStartAh: Double
     public var worstRelativeError: Double
     public var worstErrorOfWhole: Double
-    /// The element the firmware said would run out first, and the one that did (-1: none did,
-    /// the BMS stopped the discharge before).
+    /// The element the firmware said would end the discharge at the start (its voltage, or the
+    /// sensor on it reaching `sensorLimitCelsius`) and why, and the element that reached the
+    /// minimum (-1: none did, the BMS stopped the discharge before).
     public var predictedElement: Int
+    public var predictedEnd: ForwardDischarge.End?
+    public var sensorLimitCelsius: Double
     public var actualElement: Int
     /// The protection faults latched when the BMS stopped the discharge before any element reached
     /// the minimum (nil: it ran to the minimum), and the hottest element's temperature then (°C).
@@ -133,8 +137,10 @@ public enum PackEstimationBench {
 
     /// From `start` (a simulation that has run, so its estimator has learnt the pack), a constant
     /// discharge of `cRate` × the element's rated capacity (the load ignores the BMS's limits)
-    /// until the weakest element's true terminal voltage reaches the cell's minimum; the
-    /// firmware's prediction at that current is taken every minute once the current flows.
+    /// until the weakest element's true terminal voltage reaches the cell's minimum or the BMS
+    /// stops it; the firmware's prediction at that current, with the pack's heating up to the
+    /// protection's trip (`PackStateEstimator.usableCharge(atDischarge:sensorLimitCelsius:)`), is
+    /// taken every minute once the current flows.
     public static func usableCharge(from start: Simulation, cRate: Double = 1) -> UsableChargeResult {
         var simulation = start
         let pack = start.scenario.pack
@@ -143,7 +149,9 @@ public enum PackEstimationBench {
         let minimum = pack.cellModel.minimumVoltage
         let startCharge = simulation.pack.netChargeAmpereSeconds
         func delivered() -> Double { (startCharge - simulation.pack.netChargeAmpereSeconds) / 3_600 }
-        var predictions: [(deliveredAh: Double, predictedAh: Double, element: Int)] = []
+        var predictions: [(deliveredAh: Double, predictedAh: Double, element: Int, end: ForwardDischarge.End)] = []
+        // The protection's trip: the discharge over-temperature's maximum-safety tier.
+        let tripCelsius = Float(Int(simulation.loop.configuration.protection.overtemperatureDischarge.maximumSafety)) / 10
         var tick = 0, actualElement = -1
         var stoppedBy: [FaultID]? = nil
         let limit = simulation.now + Microseconds.seconds(Int32(4 * 3_600 / cRate))
@@ -160,8 +168,8 @@ public enum PackEstimationBench {
                 break
             }
             guard tick % 60_000 == 0, simulation.pack.current < -0.9 * current,
-                  let usable = simulation.loop.estimator.usableCharge(atDischarge: Float(current)) else { continue }
-            predictions.append((delivered(), Double(usable.ampereHours), usable.element))
+                  let usable = simulation.loop.estimator.usableCharge(atDischarge: Float(current), sensorLimitCelsius: tripCelsius) else { continue }
+            predictions.append((delivered(), Double(usable.ampereHours), usable.element, usable.end))
         }
         let total = delivered()
         var worstRelative = 0.0, worstWhole = 0.0
@@ -174,7 +182,8 @@ public enum PackEstimationBench {
         return UsableChargeResult(
             scenario: start.scenario.name, currentA: current, deliveredAh: total,
             predictedAtStartAh: (first?.predictedAh ?? 0) + (first?.deliveredAh ?? 0), worstRelativeError: worstRelative,
-            worstErrorOfWhole: worstWhole, predictedElement: first?.element ?? -1, actualElement: actualElement,
+            worstErrorOfWhole: worstWhole, predictedElement: first?.element ?? -1, predictedEnd: first?.end, sensorLimitCelsius: Double(tripCelsius),
+            actualElement: actualElement,
             stoppedBy: stoppedBy, hottestCelsius: simulation.pack.elements.map(\.temperature).max() ?? 0)
     }
 
@@ -211,7 +220,12 @@ public enum PackEstimationBench {
                 text += "(element \(u.actualElement + 1) reached the minimum), predicted at the start"
             }
             text += " \(Fixed.text(u.predictedAtStartAh, decimals: 3)) Ah "
-            text += "(element \(u.predictedElement + 1)); worst prediction while ≥ 10 % remained: \(percent(u.worstErrorOfWhole)) of the discharge, "
+            switch u.predictedEnd {
+            case .temperature?: text += "(the sensor on element \(u.predictedElement + 1) reaching \(Fixed.text(u.sensorLimitCelsius, decimals: 1)) °C); worst"
+            case .voltage?: text += "(element \(u.predictedElement + 1) reaching the minimum); worst"
+            default: text += "(nothing within the horizon); worst"
+            }
+            text += " prediction while ≥ 10 % remained: \(percent(u.worstErrorOfWhole)) of the discharge, "
             text += "\(percent(u.worstRelativeError)) of what remained  (target 3 %)  \(ok ? "ok" : "MISSED")\n"
         }
         return (text, met)

@@ -40,12 +40,19 @@ public enum FirmwareSetup {
 
     /// The firmware's state estimation for `pack`: the cell model as the firmware's table, one
     /// series element (a parallel group as one big cell), the default tuning; the temperature
-    /// sensors' places are the pack's (which element each sits on).
+    /// sensors' places are the pack's (which element each sits on); the thermal chain is the
+    /// pack's design (what its engineer knows: the cells' mass and specific heat, the conductances
+    /// of the build, the sensors' lag), never the air temperature.
     public static func estimation(for pack: PackDesign) -> StateEstimationConfiguration {
         var places = FixedList<16, UInt8>(filler: 0)
         for cell in pack.temperatureSensorCells { places.append(UInt8(cell)) }
+        let model = pack.cellModel, parallel = Double(pack.parallelCount)
+        let chain = ThermalChain(heatCapacity: Float(model.massKilograms * model.specificHeat * parallel),
+                                 neighbourConductance: Float(pack.thermal.cellToNeighbour),
+                                 ambientConductance: Float(pack.thermal.cellToAmbient * parallel),
+                                 sensorLagSeconds: Float(pack.sensors.temperatureLag))
         return StateEstimationConfiguration(cellModel: EstimatorSetup.table(for: pack.cellModel, parallel: pack.parallelCount),
-                                            sensorElements: places)
+                                            sensorElements: places, thermal: chain)
     }
 
     /// The main contactors' break rating: 150 A (a typical 48 V, 100 A-class DC contactor).
