@@ -13,8 +13,11 @@ public struct ForwardDischarge: Sendable, Equatable {
         /// Neither within the horizon.
         case horizon
     }
+    /// The charge delivered from now until the end (Ah).
     public var ampereHours: Float
+    /// The element whose voltage, or the element whose sensor, ends the discharge (−1: `horizon`).
     public var element: Int
+    /// Why it ends.
     public var end: End
 }
 
@@ -34,13 +37,17 @@ extension PackStateEstimator {
     /// within the step. Without a chain (`ThermalChain.none`) the temperatures stay as they are
     /// and only the voltage ends the discharge. Nil before the filters start.
     ///
+    /// The end is the earliest within the step where it happens (an element's voltage or a
+    /// sensor, whichever crosses first). Only the sensors with places in the configuration are
+    /// simulated (none: only the voltage can end it), whether or not their readings are valid now.
+    ///
     /// This is `usableCharge(atDischarge:)` with the pack's heating and the RC branches'
-    /// settling; it costs about 16 element evaluations per step (some 60 steps at 2C), so it is
-    /// for readers outside the 1 ms loop, not for the loop's survey.
+    /// settling; it costs 16 element evaluations per step (about 83 steps at 2C, 280 at 1C), so
+    /// it is for readers outside the 1 ms loop, not for the loop's survey.
     public func usableCharge(atDischarge current: Float, sensorLimitCelsius limit: Float) -> ForwardDischarge? {
         guard elements.count > 0, elements[0].filter.isStarted, current > 0 else { return nil }
         let model = configuration.cellModel, chain = configuration.thermal
-        let heating = chain.heatCapacity > 0
+        let heating = chain.heatCapacityJoulesPerKelvin > 0
         let n = elements.count
         let places = configuration.sensorElements
         var soc = PerCell<Float>(repeating: 0, count: n), t = PerCell<Float>(repeating: 0, count: n)
@@ -53,7 +60,6 @@ extension PackStateEstimator {
             t[i] = heating && e.chainCelsius.isFinite ? e.chainCelsius : e.celsius
             v1[i] = e.filter.v1
             v2[i] = e.filter.v2
-            volts[i] = .infinity
             coolest = min(coolest, e.celsius)
         }
         for j in 0..<places.count where Int(places[j]) < n { sensed[j] = elements[Int(places[j])].celsius }
@@ -64,8 +70,19 @@ extension PackStateEstimator {
         let lag = chain.sensorLagSeconds, keep = lag > 0 ? FloatMath.exp(-dt / lag) : 0
         var seconds: Float = 0
         func delivered(_ s: Float) -> Float { current * s / 3_600 }
+        // The loaded voltage now (the load applied, the RC voltages the filter's): the start of
+        // the first step's interpolation; at or below the minimum already, nothing is usable.
+        for i in 0..<n {
+            let rf = elements[i].resistanceFactor
+            volts[i] = model.openCircuitVoltage(soc: soc[i], celsius: t[i]).voltage - model.hysteresisVoltage + v1[i] + v2[i]
+                + rf * model.instantaneousOverpotential(current: -current, soc: soc[i], celsius: t[i]).volts
+            if !(volts[i] > model.minimumVoltage) { return ForwardDischarge(ampereHours: 0, element: i, end: .voltage) }
+        }
         while seconds < PackStateEstimator.forwardHorizon {
-            // Electrical: every element's state after this step; the first to reach the minimum ends it.
+            // The earliest end within this step (its fraction of the step), if any.
+            var first = (part: Float.infinity, element: -1, end: ForwardDischarge.End.horizon)
+            // Electrical: every element's state after this step; where the loaded voltage crossed
+            // the minimum, interpolated from the step's start.
             for i in 0..<n {
                 let rf = elements[i].resistanceFactor, x = soc[i] - current * dt / 3_600 / elements[i].capacityAh, c = t[i]
                 let a1 = FloatMath.exp(-dt / max(model.tau1.value(soc: x, celsius: c), 1e-3))
@@ -76,36 +93,39 @@ extension PackStateEstimator {
                 let ocv = model.openCircuitVoltage(soc: x, celsius: c)
                 let v = ocv.voltage - model.hysteresisVoltage + overpotential
                 if !(v > model.minimumVoltage) {
-                    // Within the step, where the voltage crossed (from the previous step's, if any).
                     let before = volts[i]
-                    let part = before.isFinite && before > v ? min(1, max(0, (before - model.minimumVoltage) / (before - v))) : 0
-                    return ForwardDischarge(ampereHours: delivered(seconds + part * dt), element: i, end: .voltage)
+                    let part = before > v ? min(1, max(0, (before - model.minimumVoltage) / (before - v))) : 0
+                    if part < first.part { first = (part, i, .voltage) }
                 }
                 volts[i] = v
                 soc[i] = x
                 heat[i] = -current * (overpotential + (c + 273.15) * ocv.entropic)
             }
-            seconds += dt
-            guard heating else { continue }
-            // Thermal: the chain's step, then the sensors'.
-            var previous = t[0]
-            for j in 0..<places.count where Int(places[j]) < n { start[j] = t[Int(places[j])] }
-            for i in 0..<n {
-                let before = t[i]
-                var watts = heat[i] - chain.ambientConductance * (before - air)
-                if i > 0 { watts -= chain.neighbourConductance * (before - previous) }
-                if i < n - 1 { watts -= chain.neighbourConductance * (before - t[i + 1]) }
-                previous = before
-                t[i] = before + watts * dt / chain.heatCapacity
-            }
-            for j in 0..<places.count where Int(places[j]) < n {
-                let before = sensed[j], now = t[Int(places[j])], trail = lag * (now - start[j]) / dt
-                sensed[j] = now - trail + (before - start[j] + trail) * keep
-                if sensed[j] >= limit {
-                    let part = sensed[j] > before ? min(1, max(0, (limit - before) / (sensed[j] - before))) : 1
-                    return ForwardDischarge(ampereHours: delivered(seconds - dt + part * dt), element: Int(places[j]), end: .temperature)
+            if heating {
+                // Thermal: the chain's step, then the sensors'.
+                var previous = t[0]
+                for j in 0..<places.count where Int(places[j]) < n { start[j] = t[Int(places[j])] }
+                for i in 0..<n {
+                    let before = t[i]
+                    var watts = heat[i] - chain.ambientConductanceWattsPerKelvin * (before - air)
+                    if i > 0 { watts -= chain.neighbourConductanceWattsPerKelvin * (before - previous) }
+                    if i < n - 1 { watts -= chain.neighbourConductanceWattsPerKelvin * (before - t[i + 1]) }
+                    previous = before
+                    t[i] = before + watts * dt / chain.heatCapacityJoulesPerKelvin
+                }
+                for j in 0..<places.count where Int(places[j]) < n {
+                    let before = sensed[j], now = t[Int(places[j])], trail = lag * (now - start[j]) / dt
+                    sensed[j] = now - trail + (before - start[j] + trail) * keep
+                    if sensed[j] >= limit {
+                        let part = sensed[j] > before ? min(1, max(0, (limit - before) / (sensed[j] - before))) : 0
+                        if part < first.part { first = (part, Int(places[j]), .temperature) }
+                    }
                 }
             }
+            if first.element >= 0 {
+                return ForwardDischarge(ampereHours: delivered(seconds + first.part * dt), element: first.element, end: first.end)
+            }
+            seconds += dt
         }
         return ForwardDischarge(ampereHours: delivered(seconds), element: -1, end: .horizon)
     }

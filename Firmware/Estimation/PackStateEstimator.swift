@@ -129,8 +129,7 @@ public struct ElementEstimate: Sendable {
     /// until the first estimate).
     public var resistanceFactor: Float = 1
     var firstStepSum: Float = 0
-    /// Charge counted into the element since the last relaxed point (As, net of what its balancing
-    /// resistor took: see `anchor`), and the throughput since (As).
+    /// The charge through the element (in and out, As) since the last relaxed point (`anchor`).
     var throughputSinceAnchorAs: Float = 0
     /// Charge counted into the element (As; balancing taken out).
     var chargeAs: Float = 0

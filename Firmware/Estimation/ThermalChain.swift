@@ -6,47 +6,62 @@ import HAL
 /// lumped heat capacity, conducting to its neighbours and to the ambient air. A heat capacity of
 /// 0 (`none`) switches the chain off: every element then has its nearest sensor's temperature.
 public struct ThermalChain: Sendable {
-    /// One element's heat capacity (J/K), the conductance between neighbouring elements (W/K)
-    /// and from one element to the air (W/K).
-    public var heatCapacity: Float
-    public var neighbourConductance: Float
-    public var ambientConductance: Float
-    /// The temperature sensors' first-order lag (s): a reading trails its element by this much
-    /// of its rise.
+    /// One element's heat capacity, the conductance between neighbouring elements and from one
+    /// element to the air.
+    public var heatCapacityJoulesPerKelvin: Float
+    public var neighbourConductanceWattsPerKelvin: Float
+    public var ambientConductanceWattsPerKelvin: Float
+    /// The temperature sensors' first-order lag: a reading trails its element by this much of
+    /// its rise.
     public var sensorLagSeconds: Float
 
-    public init(heatCapacity: Float, neighbourConductance: Float, ambientConductance: Float, sensorLagSeconds: Float) {
-        self.heatCapacity = heatCapacity
-        self.neighbourConductance = neighbourConductance
-        self.ambientConductance = ambientConductance
+    public init(heatCapacityJoulesPerKelvin: Float, neighbourConductanceWattsPerKelvin: Float,
+                ambientConductanceWattsPerKelvin: Float, sensorLagSeconds: Float) {
+        self.heatCapacityJoulesPerKelvin = heatCapacityJoulesPerKelvin
+        self.neighbourConductanceWattsPerKelvin = neighbourConductanceWattsPerKelvin
+        self.ambientConductanceWattsPerKelvin = ambientConductanceWattsPerKelvin
         self.sensorLagSeconds = sensorLagSeconds
     }
 
     /// No chain.
-    public static var none: ThermalChain { ThermalChain(heatCapacity: 0, neighbourConductance: 0, ambientConductance: 0, sensorLagSeconds: 0) }
-
-    /// Off, or every figure finite and not negative with a positive heat capacity.
-    @inline(__always) var isValid: Bool {
-        heatCapacity == 0 || (heatCapacity > 0 && neighbourConductance >= 0 && ambientConductance >= 0 && sensorLagSeconds >= 0
-                              && sensorLagSeconds <= 600 && (heatCapacity + neighbourConductance + ambientConductance).isFinite)
+    public static var none: ThermalChain {
+        ThermalChain(heatCapacityJoulesPerKelvin: 0, neighbourConductanceWattsPerKelvin: 0, ambientConductanceWattsPerKelvin: 0,
+                     sensorLagSeconds: 0)
     }
 
-    /// How long the chain's fastest mode takes (s): the heat capacity over the most conductance
-    /// one element has. Steps of the forward discharge stay below half of it.
-    var fastestSeconds: Float { heatCapacity / max(2 * neighbourConductance + ambientConductance, 1e-9) }
+    /// An upper bound on how fast the chain's fastest mode decays (s): the heat capacity over the
+    /// most conductance a mode can see, 4·G_n + G_a (a node against both neighbours moving the
+    /// other way). The loop's 100 ms Euler step needs it above 1 s (`isValid`); the forward
+    /// discharge steps at most half of it.
+    var fastestSeconds: Float {
+        heatCapacityJoulesPerKelvin / max(4 * neighbourConductanceWattsPerKelvin + ambientConductanceWattsPerKelvin, 1e-9)
+    }
+
+    /// Off, or every figure finite and not negative with a positive heat capacity, the sensors'
+    /// lag at most 10 minutes and the fastest mode at least 1 s (ten of the loop's steps: an
+    /// explicit step of a faster chain would oscillate and diverge).
+    @inline(__always) var isValid: Bool {
+        heatCapacityJoulesPerKelvin == 0
+            || (neighbourConductanceWattsPerKelvin >= 0 && ambientConductanceWattsPerKelvin >= 0 && sensorLagSeconds >= 0
+                && sensorLagSeconds <= 600 && fastestSeconds >= 1
+                && (heatCapacityJoulesPerKelvin + neighbourConductanceWattsPerKelvin + ambientConductanceWattsPerKelvin).isFinite)
+    }
+
+    /// How long the pack must rest before its coolest sensor is taken for the air (s): three of
+    /// its cooling time constants (heat capacity over the conductance to the air), when the pack
+    /// is within 5 % of its excess over the air; never without a conductance to the air.
+    var ambientRestSeconds: Float { 3 * heatCapacityJoulesPerKelvin / ambientConductanceWattsPerKelvin }
 }
 
 extension PackStateEstimator {
-    /// How long the pack must have rested (current at most C/50, s) before its coolest sensor is
-    /// taken for the air temperature.
-    static let ambientRest: Float = 1_800
-
     /// The air temperature the chain cools towards (°C): the coolest valid sensor when first
-    /// seen, and again whenever the pack has rested `ambientRest` (a rested pack sits at the air's
-    /// temperature); held while current flows. (The pack has no air sensor; Docs/estimation.md
-    /// says what this misses.)
+    /// seen, and again whenever the pack has rested (current at most C/50) for three of its
+    /// cooling time constants (`ThermalChain.ambientRestSeconds`: 2.1 h for the lg-m50 packs; a
+    /// pack rested that long sits within 5 % of its excess over the air); held otherwise.
+    /// (The pack has no air sensor; Docs/estimation.md says what this misses.)
     mutating func estimateAmbient(coolest: Float) {
-        if !ambientCelsius.isFinite || (elements.count > 0 && elements.inPlace(0).filter.restSeconds >= PackStateEstimator.ambientRest) {
+        if !ambientCelsius.isFinite
+            || (elements.count > 0 && elements.inPlace(0).filter.restSeconds >= configuration.thermal.ambientRestSeconds) {
             ambientCelsius = coolest
         }
     }
@@ -54,7 +69,7 @@ extension PackStateEstimator {
     /// Element `i`'s turn of the thermal chain (after its filter step), `dt` s since its last:
     /// see `ElementEstimate.advanceThermalChain`. `sensed`: a valid sensor sits on the element.
     mutating func advanceThermalChain(_ i: Int, sensed: Bool, seconds dt: Float) {
-        guard configuration.thermal.heatCapacity > 0 else { return }
+        guard configuration.thermal.heatCapacityJoulesPerKelvin > 0 else { return }
         let left = i > 0 ? elements.inPlace(i - 1).chainCelsius : .nan
         let right = i + 1 < elements.count ? elements.inPlace(i + 1).chainCelsius : .nan
         let air = ambientCelsius
@@ -75,10 +90,10 @@ extension ElementEstimate {
         let chain = configuration.thermal
         let t = chainCelsius.isFinite ? chainCelsius : celsius
         var watts = filter.previousCurrent * filter.heatingVoltage
-        watts -= chain.ambientConductance * (t - (ambient.isFinite ? ambient : t))
-        if left.isFinite { watts -= chain.neighbourConductance * (t - left) }
-        if right.isFinite { watts -= chain.neighbourConductance * (t - right) }
-        let rise = watts / chain.heatCapacity                             // K/s
+        watts -= chain.ambientConductanceWattsPerKelvin * (t - (ambient.isFinite ? ambient : t))
+        if left.isFinite { watts -= chain.neighbourConductanceWattsPerKelvin * (t - left) }
+        if right.isFinite { watts -= chain.neighbourConductanceWattsPerKelvin * (t - right) }
+        let rise = watts / chain.heatCapacityJoulesPerKelvin                             // K/s
         chainCelsius = sensed ? celsius + chain.sensorLagSeconds * rise : t + rise * dt
     }
 }

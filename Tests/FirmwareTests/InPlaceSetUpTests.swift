@@ -136,6 +136,8 @@ import HAL
         c.capacityTemperatureWindow = 0...1
         c.tuning.anchorRest = 5
         c.sensorElements.append(3)
+        c.thermal = ThermalChain(heatCapacityJoulesPerKelvin: 70, neighbourConductanceWattsPerKelvin: 0.15,
+                                 ambientConductanceWattsPerKelvin: 0.05, sensorLagSeconds: 10)
         c.setIdle()
         let idle = StateEstimationConfiguration.idle()
         #expect(Self.text(c) == Self.text(idle))

@@ -9,7 +9,7 @@ import Testing
 func heatedElement(heatCapacity: Float = 100, neighbour: Float = 0, ambient: Float = 0, lag: Float = 0,
                    sensors: [UInt8] = [0], minimumVoltage: Float = 2.5) -> StateEstimationConfiguration {
     var c = linearElement(minimumVoltage: minimumVoltage)
-    c.thermal = ThermalChain(heatCapacity: heatCapacity, neighbourConductance: neighbour, ambientConductance: ambient,
+    c.thermal = ThermalChain(heatCapacityJoulesPerKelvin: heatCapacity, neighbourConductanceWattsPerKelvin: neighbour, ambientConductanceWattsPerKelvin: ambient,
                              sensorLagSeconds: lag)
     for s in sensors { c.sensorElements.append(s) }
     return c
@@ -66,17 +66,20 @@ func heatedElement(heatCapacity: Float = 100, neighbour: Float = 0, ambient: Flo
         #expect(abs(e.chainCelsius - 29.6) < 1e-4)
     }
 
-    @Test func theAirIsTheCoolestSensorFirstThenAgainOnlyAfterALongRest() {
-        var e = PackStateEstimator(cellCount: 1, configuration: heatedElement())
+    @Test func theAirIsTheCoolestSensorFirstThenAgainOnlyAfterThreeCoolingTimeConstantsOfRest() {
+        // 100 J/K and 0.05 W/K to the air: a 2,000 s time constant, 6,000 s of rest.
+        let c = heatedElement(neighbour: 0.5, ambient: 0.05)
+        #expect(c.thermal.ambientRestSeconds == 6_000)
+        var e = PackStateEstimator(cellCount: 1, configuration: c)
         #expect(e.ambientCelsius.isNaN)
         e.estimateAmbient(coolest: 30)
         #expect(e.ambientCelsius == 30)
-        // Driving or a short rest: held.
-        e.elements[0].filter.restSeconds = PackStateEstimator.ambientRest - 1
+        // Driving or a shorter rest: held.
+        e.elements[0].filter.restSeconds = 5_999
         e.estimateAmbient(coolest: 40)
         #expect(e.ambientCelsius == 30)
-        // Rested 30 minutes: the coolest sensor again.
-        e.elements[0].filter.restSeconds = PackStateEstimator.ambientRest
+        // Rested long enough: the coolest sensor again.
+        e.elements[0].filter.restSeconds = 6_000
         e.estimateAmbient(coolest: 40)
         #expect(e.ambientCelsius == 40)
     }
@@ -85,14 +88,22 @@ func heatedElement(heatCapacity: Float = 100, neighbour: Float = 0, ambient: Flo
         // Four elements at rest, sensors on the first and last reading 20.0 and 40.0 °C: the
         // sensed nodes take the readings; the two between settle on the straight line between
         // them (no heat, no air: conduction only), 26.7 and 33.3 °C.
-        let c = heatedElement(heatCapacity: 1, neighbour: 1, sensors: [0, 3])
+        let c = heatedElement(heatCapacity: 4, neighbour: 1, sensors: [0, 3])
         var h = try LoopHarness(board: TestBoard(cellVoltages: [3_600, 3_600, 3_600, 3_600], temperatures: [200, 400]),
                                 configuration: testConfiguration(capacitymAh: 10_000), estimation: c)
-        for _ in 0..<20_000 { h.tick() }
+        for _ in 0..<40_000 { h.tick() }
         let chain = (0..<4).map { h.loop.estimator.elements[$0].chainCelsius }
         #expect(abs(chain[0] - 20) < 0.01 && abs(chain[3] - 40) < 0.01)
         #expect(abs(chain[1] - 80 / 3) < 0.05 && abs(chain[2] - 100 / 3) < 0.05)
         #expect(h.loop.estimator.ambientCelsius == 20)
+        // The sensor on the last element fails: its node is no longer held at 40 °C but conducts
+        // through the chain towards the first sensor's 20 °C (the slowest mode, about 20 s, has
+        // not quite died out after 40 s: about 21, 22 and 22.4 °C).
+        h.loop.board.cellMonitor.temperatures[1] = nil
+        for _ in 0..<40_000 { h.tick() }
+        let after = (0..<4).map { h.loop.estimator.elements[$0].chainCelsius }
+        #expect(abs(after[0] - 20) < 0.01)
+        #expect(after[1] > 20 && after[1] < after[2] && after[2] < after[3] && after[3] < 23)
     }
 
     @Test func withoutAChainTheForwardDischargeEndsWhereTheCutOffSearchDoes() throws {
@@ -103,6 +114,51 @@ func heatedElement(heatCapacity: Float = 100, neighbour: Float = 0, ambient: Flo
         let forward = try #require(e.usableCharge(atDischarge: 10, sensorLimitCelsius: 60))
         #expect(forward.end == .voltage && forward.element == 0)
         #expect(abs(forward.ampereHours - 6.333) < 0.005)
+    }
+
+    @Test func theRCBranchesSettleToTheCutOffTheSearchFinds() throws {
+        // R0 20 mΩ, R1 = R2 = 10 mΩ (τ 10 and 100 s): 10 A sags 0.4 V once the branches have
+        // settled, so the loaded voltage 2.6 + 1.2·SOC reaches 3.0 V at SOC 1/3: (0.8 − 1/3) ×
+        // 10 Ah = 4.667 Ah, as the cut-off search says; the branches, starting from 0 V, settle
+        // within minutes of the 28-minute discharge.
+        var c = linearElement(minimumVoltage: 3.0)
+        c.cellModel.r1.fill(constant: 0.01)
+        c.cellModel.r2.fill(constant: 0.01)
+        var e = PackStateEstimator(cellCount: 1, configuration: c)
+        e.elements[0].filter.start(soc: 0.8, sigma: 0.01, tuning: c.tuning)
+        let search = try #require(e.usableCharge(atDischarge: 10, celsius: 25))
+        #expect(abs(search.ampereHours - 4.667) < 0.005)
+        let forward = try #require(e.usableCharge(atDischarge: 10, sensorLimitCelsius: 60))
+        #expect(forward.end == .voltage)
+        #expect(abs(forward.ampereHours - 4.667) < 0.005)
+    }
+
+    @Test func theEarliestCrossingInAStepEndsTheDischarge() throws {
+        // Two elements 0.0025 of SOC apart cross the minimum 9 s apart, within one 10 s step:
+        // the weaker (the second) ends it, at (0.7975 − 1/6) × 10 Ah = 6.308 Ah.
+        let c = linearElement(minimumVoltage: 3.0)
+        var e = PackStateEstimator(cellCount: 2, configuration: c)
+        e.elements[0].filter.start(soc: 0.8, sigma: 0.01, tuning: c.tuning)
+        e.elements[1].filter.start(soc: 0.7975, sigma: 0.01, tuning: c.tuning)
+        let forward = try #require(e.usableCharge(atDischarge: 10, sensorLimitCelsius: 60))
+        #expect(forward.element == 1)
+        #expect(abs(forward.ampereHours - 6.308) < 0.002)
+    }
+
+    @Test func theReversibleHeatCountsInTheForwardDischarge() throws {
+        // The adiabatic element below with dOCV/dT = +0.1 mV/K: discharging it absorbs
+        // I·T·dOCV/dT = 10 A × T × 0.1 mV/K (0.30 W at 25 °C) of its 2 W. C·dT/dt = 2 − 0.001·T
+        // (T in K): T(t) = 2,000 − 1,701.85·exp(−t / 100,000 s) reaches 318.15 K (45 °C) after
+        // 1,182 s: 3.284 Ah.
+        var c = heatedElement()
+        c.cellModel.sample(ocv: { 3.0 + 1.2 * $0 }, entropic: { _ in 1e-4 })
+        var e = PackStateEstimator(cellCount: 1, configuration: c)
+        e.elements[0].filter.start(soc: 0.8, sigma: 0.01, tuning: c.tuning)
+        e.elements[0].celsius = 25
+        e.elements[0].chainCelsius = 25
+        let forward = try #require(e.usableCharge(atDischarge: 10, sensorLimitCelsius: 45))
+        #expect(forward.end == .temperature)
+        #expect(abs(forward.ampereHours - 3.284) < 0.003)
     }
 
     @Test(arguments: [(Float(0), Float(1_000)), (50, 1_050)])
@@ -141,6 +197,11 @@ func heatedElement(heatCapacity: Float = 100, neighbour: Float = 0, ambient: Flo
     }
 
     @Test func anOutOfRangeThermalChainIsRefused() {
+        // Faster than 1 s (0.02 J/K against 4 × 1 W/K: 5 ms): the loop's 100 ms step would diverge.
+        #expect(throws: ConfigurationError.estimatorTuningOutOfRange) {
+            _ = try ControlLoop(board: TestBoard(cellVoltages: [3_600, 3_600, 3_600, 3_600]), configuration: testConfiguration(),
+                                estimation: heatedElement(heatCapacity: 0.02, neighbour: 1))
+        }
         #expect(throws: ConfigurationError.estimatorTuningOutOfRange) {
             _ = try ControlLoop(board: TestBoard(cellVoltages: [3_600, 3_600, 3_600, 3_600]), configuration: testConfiguration(),
                                 estimation: heatedElement(neighbour: -1))

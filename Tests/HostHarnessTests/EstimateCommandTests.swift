@@ -232,6 +232,15 @@ import Testing
         #expect(report.text.contains("(element 7 reaching the minimum)"))
     }
 
+    @Test func theRightChargeWithTheWrongEndIsMissed() {
+        let wrong = UsableChargeResult(scenario: "weak-cell", currentA: 10, deliveredAh: 7.902, predictedAtStartAh: 7.9,
+                                       worstRelativeError: 0.01, worstErrorOfWhole: 0.005, predictedElement: 3, predictedEnd: .voltage,
+                                       sensorLimitCelsius: 65, actualElement: 6)
+        let report = PackEstimationBench.report([], usable: [wrong])
+        #expect(report.met == false)
+        #expect(report.text.contains("the end was not the one predicted  MISSED"))
+    }
+
     @Test func aThermalTripThePredictionForesawIsMetAndNamesTheSensor() {
         let foreseen = UsableChargeResult(scenario: "weak-cell", currentA: 20, deliveredAh: 4.605, predictedAtStartAh: 4.568,
                                           worstRelativeError: 0.026, worstErrorOfWhole: 0.0081, predictedElement: 5,

@@ -213,8 +213,11 @@ func benchEstimation(into c: inout StateEstimationConfiguration) {
     circuit.r2Milliohms = 0
     circuit.resistanceRisePerKelvinBelow25 = 0
     StandardPolicy.estimation(circuit, openCircuitVoltage: benchOCVCurve(), into: &c)
-    // The thermal chain of the ratings' 70 J/K and 0.35 W/K (0.15 to each neighbour, 0.05 to the air).
-    c.thermal = ThermalChain(heatCapacity: 70, neighbourConductance: 0.15, ambientConductance: 0.05, sensorLagSeconds: 10)
+    // The thermal chain of the ratings' heat capacity and conductance: 0.05 W/K of it to the
+    // air, the rest shared by the two neighbours.
+    c.thermal = ThermalChain(heatCapacityJoulesPerKelvin: circuit.heatCapacity,
+                             neighbourConductanceWattsPerKelvin: (circuit.thermalConductance - 0.05) / 2,
+                             ambientConductanceWattsPerKelvin: 0.05, sensorLagSeconds: 10)
 }
 
 /// What a bench run reports.

@@ -60,6 +60,16 @@ public struct UsableChargeResult: Sendable {
     /// the minimum (nil: it ran to the minimum), and the hottest element's temperature then (°C).
     public var stoppedBy: [FaultID]? = nil
     public var hottestCelsius: Double = 0
+
+    /// Whether the prediction at the start named what ended the discharge: the element that
+    /// reached the minimum, or a sensor's temperature when the BMS stopped it for over-temperature.
+    public var endForeseen: Bool {
+        switch predictedEnd {
+        case .voltage?: return stoppedBy == nil && actualElement == predictedElement
+        case .temperature?: return stoppedBy?.contains(.overtemperatureDischarge) ?? false
+        default: return false
+        }
+    }
 }
 
 public enum PackEstimationBench {
@@ -211,6 +221,7 @@ public enum PackEstimationBench {
         }
         for u in usable {
             let ok = u.worstErrorOfWhole <= usableTarget && abs(u.predictedAtStartAh - u.deliveredAh) / u.deliveredAh <= usableTarget
+                && u.endForeseen
             met = met && ok
             text += "  usable charge, \(u.scenario) after its day, at \(Fixed.text(u.currentA, decimals: 1)) A: delivered \(Fixed.text(u.deliveredAh, decimals: 3)) Ah "
             if let faults = u.stoppedBy {
@@ -226,7 +237,9 @@ public enum PackEstimationBench {
             default: text += "(nothing within the horizon); worst"
             }
             text += " prediction while ≥ 10 % remained: \(percent(u.worstErrorOfWhole)) of the discharge, "
-            text += "\(percent(u.worstRelativeError)) of what remained  (target 3 %)  \(ok ? "ok" : "MISSED")\n"
+            text += "\(percent(u.worstRelativeError)) of what remained  (target 3 %)"
+            text += u.endForeseen ? "" : "; the end was not the one predicted"
+            text += "  \(ok ? "ok" : "MISSED")\n"
         }
         return (text, met)
     }

@@ -47,9 +47,9 @@ public enum FirmwareSetup {
         var places = FixedList<16, UInt8>(filler: 0)
         for cell in pack.temperatureSensorCells { places.append(UInt8(cell)) }
         let model = pack.cellModel, parallel = Double(pack.parallelCount)
-        let chain = ThermalChain(heatCapacity: Float(model.massKilograms * model.specificHeat * parallel),
-                                 neighbourConductance: Float(pack.thermal.cellToNeighbour),
-                                 ambientConductance: Float(pack.thermal.cellToAmbient * parallel),
+        let chain = ThermalChain(heatCapacityJoulesPerKelvin: Float(model.massKilograms * model.specificHeat * parallel),
+                                 neighbourConductanceWattsPerKelvin: Float(pack.thermal.cellToNeighbour),
+                                 ambientConductanceWattsPerKelvin: Float(pack.thermal.cellToAmbient * parallel),
                                  sensorLagSeconds: Float(pack.sensors.temperatureLag))
         return StateEstimationConfiguration(cellModel: EstimatorSetup.table(for: pack.cellModel, parallel: pack.parallelCount),
                                             sensorElements: places, thermal: chain)
