@@ -87,6 +87,9 @@ public struct VirtualPack: Sendable {
     var sinceThermalStep: Int64 = 0
     /// The time step the element coefficients are computed for (s).
     var step = 0.001
+    /// The link's decay factors over one step of `seconds` (s): towards the pack through the
+    /// precharge resistor, and through the bleed resistor when open (computed once per step length).
+    var linkDecay = (seconds: -1.0, precharge: 1.0, open: 1.0)
     var sinceAgeingStep: Int64 = 0
     static let thermalStep: Int64 = 100_000      // µs
     static let ageingStep: Int64 = 1_000_000     // µs
@@ -205,16 +208,20 @@ public struct VirtualPack: Sendable {
         -(packVoltage - linkVoltage) / design.link.prechargeResistance
     }
 
+    /// Moves the link's voltage over one step of `seconds` along `path`.
     mutating func advanceLink(path: LinkPath, seconds: Double) {
-        let link = design.link
+        if seconds != linkDecay.seconds {
+            let link = design.link
+            linkDecay = (seconds, exp(-seconds / (link.prechargeResistance * link.capacitance)),
+                         exp(-seconds / (link.bleedResistance * link.capacitance)))
+        }
         switch path {
         case .closed:
             linkVoltage = packVoltage
         case .precharging:
-            let tau = link.prechargeResistance * link.capacitance
-            linkVoltage = packVoltage + (linkVoltage - packVoltage) * exp(-seconds / tau)
+            linkVoltage = packVoltage + (linkVoltage - packVoltage) * linkDecay.precharge
         case .open:
-            linkVoltage *= exp(-seconds / (link.bleedResistance * link.capacitance))
+            linkVoltage *= linkDecay.open
         }
     }
 
