@@ -42,12 +42,14 @@ extension PackStateEstimator {
     /// simulated (none: only the voltage can end it), whether or not their readings are valid now.
     ///
     /// This is `usableCharge(atDischarge:)` with the pack's heating and the RC branches'
-    /// settling; it costs 16 element evaluations per step (about 83 steps at 2C, 280 at 1C), so
+    /// settling; it costs 16 element evaluations per step (about 83 steps at 2C, 290 at 1C), so
     /// it is for readers outside the 1 ms loop, not for the loop's survey.
     public func usableCharge(atDischarge current: Float, sensorLimitCelsius limit: Float) -> ForwardDischarge? {
         guard elements.count > 0, elements[0].filter.isStarted, current > 0 else { return nil }
         let model = configuration.cellModel, chain = configuration.thermal
-        let heating = chain.heatCapacityJoulesPerKelvin > 0
+        // A chain the configuration's check would refuse (an estimator set up without it) is
+        // left out: its steps could be too small to reach the horizon.
+        let heating = chain.heatCapacityJoulesPerKelvin > 0 && chain.isValid
         let n = elements.count
         let places = configuration.sensorElements
         var soc = PerCell<Float>(repeating: 0, count: n), t = PerCell<Float>(repeating: 0, count: n)

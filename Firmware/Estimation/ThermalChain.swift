@@ -56,8 +56,9 @@ public struct ThermalChain: Sendable {
 extension PackStateEstimator {
     /// The air temperature the chain cools towards (°C): the coolest valid sensor when first
     /// seen, and again whenever the pack has rested (current at most C/50) for three of its
-    /// cooling time constants (`ThermalChain.ambientRestSeconds`: 2.1 h for the lg-m50 packs; a
-    /// pack rested that long sits within 5 % of its excess over the air); held otherwise.
+    /// cooling time constants (`ThermalChain.ambientRestSeconds`: 2.1 h for the lg-m50 packs at
+    /// 0.03 W/K per cell; a pack rested that long sits within 5 % of its excess over the air);
+    /// held otherwise.
     /// (The pack has no air sensor; Docs/estimation.md says what this misses.)
     mutating func estimateAmbient(coolest: Float) {
         if !ambientCelsius.isFinite

@@ -145,6 +145,39 @@ func heatedElement(heatCapacity: Float = 100, neighbour: Float = 0, ambient: Flo
         #expect(abs(forward.ampereHours - 6.308) < 0.002)
     }
 
+    @Test func aCrossingInTheFirstStepIsInterpolatedFromTheLoadedVoltageNow() throws {
+        // 10 A on 20 mΩ: the loaded voltage 2.8 + 1.2·SOC reaches 3.0 V at SOC 1/6. Started
+        // 5 s of charge above it, the discharge ends after 5 s (0.0139 Ah), inside the first
+        // 10 s step; started at 0.1 (2.92 V under the load) nothing is usable.
+        let c = linearElement(minimumVoltage: 3.0)
+        var e = PackStateEstimator(cellCount: 1, configuration: c)
+        e.elements[0].filter.start(soc: 1.0 / 6 + 50.0 / 36_000, sigma: 0.01, tuning: c.tuning)
+        let soon = try #require(e.usableCharge(atDischarge: 10, sensorLimitCelsius: 60))
+        #expect(soon.end == .voltage)
+        #expect(abs(soon.ampereHours - 50.0 / 3_600) < 0.0005)
+        e.elements[0].filter.start(soc: 0.1, sigma: 0.01, tuning: c.tuning)
+        let none = try #require(e.usableCharge(atDischarge: 10, sensorLimitCelsius: 60))
+        #expect(none.end == .voltage && none.ampereHours == 0)
+    }
+
+    @Test(arguments: [(Float(1_007), ForwardDischarge.End.temperature, Float(1_003)), (1_002, .voltage, 1_002)])
+    func aSensorAndAVoltageCrossingInOneStepEndItInTheirOrder(voltageSeconds: Float, end: ForwardDischarge.End,
+                                                               seconds: Float) throws {
+        // The adiabatic element below (2 W into 100 J/K from 25 °C, its sensor without lag)
+        // reaches 45.06 °C after 1,003 s, inside the step from 1,000 to 1,010 s; the minimum
+        // voltage is set where the loaded voltage 2.8 + 1.2·SOC is at 1,007 s (after the
+        // sensor), then at 1,002 s (before it): whichever crosses first within the step ends it.
+        var c = heatedElement()
+        c.cellModel.minimumVoltage = 2.8 + 1.2 * (0.8 - 10 * voltageSeconds / 36_000)
+        var e = PackStateEstimator(cellCount: 1, configuration: c)
+        e.elements[0].filter.start(soc: 0.8, sigma: 0.01, tuning: c.tuning)
+        e.elements[0].celsius = 25
+        e.elements[0].chainCelsius = 25
+        let forward = try #require(e.usableCharge(atDischarge: 10, sensorLimitCelsius: 45.06))
+        #expect(forward.end == end)
+        #expect(abs(forward.ampereHours - 10 * seconds / 3_600) < 0.0005)
+    }
+
     @Test func theReversibleHeatCountsInTheForwardDischarge() throws {
         // The adiabatic element below with dOCV/dT = +0.1 mV/K: discharging it absorbs
         // I·T·dOCV/dT = 10 A × T × 0.1 mV/K (0.30 W at 25 °C) of its 2 W. C·dT/dt = 2 − 0.001·T
@@ -196,11 +229,18 @@ func heatedElement(heatCapacity: Float = 100, neighbour: Float = 0, ambient: Flo
         #expect(weak.ampereHours < equal.ampereHours * 0.95)
     }
 
-    @Test func anOutOfRangeThermalChainIsRefused() {
-        // Faster than 1 s (0.02 J/K against 4 × 1 W/K: 5 ms): the loop's 100 ms step would diverge.
+    @Test func anOutOfRangeThermalChainIsRefused() throws {
+        // The fastest mode is C/(4·G_n + G_a): 1 J/K against 4 × 0.25 W/K is 1 s, the limit
+        // (accepted); 0.99 J/K is 0.99 s (refused: the loop's 100 ms step would be too coarse).
+        _ = try ControlLoop(board: TestBoard(cellVoltages: [3_600, 3_600, 3_600, 3_600]), configuration: testConfiguration(),
+                            estimation: heatedElement(heatCapacity: 1, neighbour: 0.25))
         #expect(throws: ConfigurationError.estimatorTuningOutOfRange) {
             _ = try ControlLoop(board: TestBoard(cellVoltages: [3_600, 3_600, 3_600, 3_600]), configuration: testConfiguration(),
-                                estimation: heatedElement(heatCapacity: 0.02, neighbour: 1))
+                                estimation: heatedElement(heatCapacity: 0.99, neighbour: 0.25))
+        }
+        #expect(throws: ConfigurationError.estimatorTuningOutOfRange) {
+            _ = try ControlLoop(board: TestBoard(cellVoltages: [3_600, 3_600, 3_600, 3_600]), configuration: testConfiguration(),
+                                estimation: heatedElement(heatCapacity: -100))
         }
         #expect(throws: ConfigurationError.estimatorTuningOutOfRange) {
             _ = try ControlLoop(board: TestBoard(cellVoltages: [3_600, 3_600, 3_600, 3_600]), configuration: testConfiguration(),
