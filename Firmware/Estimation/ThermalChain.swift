@@ -1,5 +1,6 @@
 // Each element's temperature between the sensors: the pack's thermal chain, run alongside the SOC
-// filters, and the air temperature the pack cools towards (Docs/estimation.md, "Heating").
+// filters, and the air temperature the pack cools towards (Docs/estimation.md, "Each element's
+// temperature: the thermal chain").
 import HAL
 
 /// The pack's thermal design as the estimator models it: a chain of series elements, each a
