@@ -72,12 +72,15 @@ extension PackStateEstimator {
         let lag = chain.sensorLagSeconds, keep = lag > 0 ? FloatMath.exp(-dt / lag) : 0
         var seconds: Float = 0
         func delivered(_ s: Float) -> Float { current * s / 3_600 }
+        /// Element `i`'s overpotential (V, negative) at `x` and `c` °C with its RC voltages now.
+        func overpotential(_ i: Int, soc x: Float, celsius c: Float) -> Float {
+            elements[i].resistanceFactor * model.instantaneousOverpotential(current: -current, soc: x, celsius: c).volts + v1[i] + v2[i]
+        }
         // The loaded voltage now (the load applied, the RC voltages the filter's): the start of
         // the first step's interpolation; at or below the minimum already, nothing is usable.
         for i in 0..<n {
-            let rf = elements[i].resistanceFactor
-            volts[i] = model.openCircuitVoltage(soc: soc[i], celsius: t[i]).voltage - model.hysteresisVoltage + v1[i] + v2[i]
-                + rf * model.instantaneousOverpotential(current: -current, soc: soc[i], celsius: t[i]).volts
+            volts[i] = model.openCircuitVoltage(soc: soc[i], celsius: t[i]).voltage - model.hysteresisVoltage
+                + overpotential(i, soc: soc[i], celsius: t[i])
             if !(volts[i] > model.minimumVoltage) { return ForwardDischarge(ampereHours: 0, element: i, end: .voltage) }
         }
         while seconds < PackStateEstimator.forwardHorizon {
@@ -91,9 +94,9 @@ extension PackStateEstimator {
                 let a2 = FloatMath.exp(-dt / max(model.tau2.value(soc: x, celsius: c), 1e-3))
                 v1[i] = a1 * v1[i] - (1 - a1) * rf * model.r1.value(soc: x, celsius: c) * current
                 v2[i] = a2 * v2[i] - (1 - a2) * rf * model.r2.value(soc: x, celsius: c) * current
-                let overpotential = rf * model.instantaneousOverpotential(current: -current, soc: x, celsius: c).volts + v1[i] + v2[i]
+                let eta = overpotential(i, soc: x, celsius: c)
                 let ocv = model.openCircuitVoltage(soc: x, celsius: c)
-                let v = ocv.voltage - model.hysteresisVoltage + overpotential
+                let v = ocv.voltage - model.hysteresisVoltage + eta
                 if !(v > model.minimumVoltage) {
                     let before = volts[i]
                     let part = before > v ? min(1, max(0, (before - model.minimumVoltage) / (before - v))) : 0
@@ -101,7 +104,7 @@ extension PackStateEstimator {
                 }
                 volts[i] = v
                 soc[i] = x
-                heat[i] = -current * (overpotential + (c + 273.15) * ocv.entropic)
+                heat[i] = -current * (eta + (c + 273.15) * ocv.entropic)
             }
             if heating {
                 // Thermal: the chain's step, then the sensors'.
@@ -109,9 +112,8 @@ extension PackStateEstimator {
                 for j in 0..<places.count where Int(places[j]) < n { start[j] = t[Int(places[j])] }
                 for i in 0..<n {
                     let before = t[i]
-                    var watts = heat[i] - chain.ambientConductanceWattsPerKelvin * (before - air)
-                    if i > 0 { watts -= chain.neighbourConductanceWattsPerKelvin * (before - previous) }
-                    if i < n - 1 { watts -= chain.neighbourConductanceWattsPerKelvin * (before - t[i + 1]) }
+                    let watts = chain.netWatts(heat: heat[i], celsius: before, left: i > 0 ? previous : .nan,
+                                               right: i < n - 1 ? t[i + 1] : .nan, air: air)
                     previous = before
                     t[i] = before + watts * dt / chain.heatCapacityJoulesPerKelvin
                 }

@@ -48,6 +48,16 @@ public struct ThermalChain: Sendable {
                 && (heatCapacityJoulesPerKelvin + neighbourConductanceWattsPerKelvin + ambientConductanceWattsPerKelvin).isFinite)
     }
 
+    /// The heat flowing into a node at `t` (°C, W): `heat` less what it conducts to the air at
+    /// `air` and to its neighbours at `left` and `right` (NaN: none, or not known yet). The
+    /// loop's chain and the forward discharge both step with it.
+    @inline(__always) func netWatts(heat: Float, celsius t: Float, left: Float, right: Float, air: Float) -> Float {
+        var watts = heat - ambientConductanceWattsPerKelvin * (t - air)
+        if left.isFinite { watts -= neighbourConductanceWattsPerKelvin * (t - left) }
+        if right.isFinite { watts -= neighbourConductanceWattsPerKelvin * (t - right) }
+        return watts
+    }
+
     /// How long the pack must rest before its coolest sensor is taken for the air (s): three of
     /// its cooling time constants (heat capacity over the conductance to the air), when the pack
     /// is within 5 % of its excess over the air; never without a conductance to the air.
@@ -91,10 +101,8 @@ extension ElementEstimate {
                                       _ configuration: borrowing @_addressable StateEstimationConfiguration) {
         let chain = configuration.thermal
         let t = chainCelsius.isFinite ? chainCelsius : celsius
-        var watts = filter.previousCurrent * filter.heatingVoltage
-        watts -= chain.ambientConductanceWattsPerKelvin * (t - (ambient.isFinite ? ambient : t))
-        if left.isFinite { watts -= chain.neighbourConductanceWattsPerKelvin * (t - left) }
-        if right.isFinite { watts -= chain.neighbourConductanceWattsPerKelvin * (t - right) }
+        let watts = chain.netWatts(heat: filter.previousCurrent * filter.heatingVoltage, celsius: t, left: left, right: right,
+                                   air: ambient.isFinite ? ambient : t)
         let rise = watts / chain.heatCapacityJoulesPerKelvin                             // K/s
         chainCelsius = sensed ? celsius + chain.sensorLagSeconds * rise : t + rise * dt
     }

@@ -222,20 +222,21 @@ import Testing
         #expect(!report.text.contains("reached the minimum),"))
     }
 
+    /// A 1C discharge that element 7 ended, as predicted, within 2.35 % of what it delivered.
+    static let ranToTheMinimum = UsableChargeResult(
+        scenario: "weak-cell", currentA: 10, deliveredAh: 7.902, predictedAtStartAh: 7.716, worstRelativeError: 0.024,
+        worstErrorOfWhole: 0.0235, predictedElement: 6, predictedEnd: .voltage, sensorLimitCelsius: 65, actualElement: 6)
+
     @Test func aDischargeToTheMinimumNamesTheElement() {
-        let ran = UsableChargeResult(scenario: "weak-cell", currentA: 10, deliveredAh: 7.902, predictedAtStartAh: 7.716,
-                                     worstRelativeError: 0.024, worstErrorOfWhole: 0.0235, predictedElement: 6, predictedEnd: .voltage,
-                                     sensorLimitCelsius: 65, actualElement: 6)
-        let report = PackEstimationBench.report([], usable: [ran])
+        let report = PackEstimationBench.report([], usable: [Self.ranToTheMinimum])
         #expect(report.met == true)
         #expect(report.text.contains("(element 7 reached the minimum)"))
         #expect(report.text.contains("(element 7 reaching the minimum)"))
     }
 
     @Test func theRightChargeWithTheWrongEndIsMissed() {
-        let wrong = UsableChargeResult(scenario: "weak-cell", currentA: 10, deliveredAh: 7.902, predictedAtStartAh: 7.9,
-                                       worstRelativeError: 0.01, worstErrorOfWhole: 0.005, predictedElement: 3, predictedEnd: .voltage,
-                                       sensorLimitCelsius: 65, actualElement: 6)
+        var wrong = Self.ranToTheMinimum
+        wrong.predictedElement = 3
         let report = PackEstimationBench.report([], usable: [wrong])
         #expect(report.met == false)
         #expect(report.text.contains("the end was not the one predicted  MISSED"))
